@@ -1,0 +1,1 @@
+"""Code location ``analytics``: sales summaries built from ``sales_data`` in the lake."""

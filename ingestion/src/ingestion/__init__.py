@@ -1,0 +1,1 @@
+"""Code location ``ingestion``: lands online orders and stores' CSV drops into the lake."""

@@ -1,0 +1,79 @@
+"""Configuration from the environment, shared by both code locations.
+
+Every variable is listed in the README's configuration table and in ``.env.example``. Secrets
+are never read here into definitions: credentials reach boto3 through ``dg.EnvVar`` (resolved
+when a run starts) or through the standard AWS variables, so they never appear in a snapshot.
+"""
+
+
+import os
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from lakehouse.io_manager import LakeIOManager
+from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+
+STORAGE = "LAKEHOUSE_STORAGE"
+LOCAL_ROOT = "LAKEHOUSE_LOCAL_ROOT"
+S3_BUCKET = "LAKEHOUSE_S3_BUCKET"
+S3_ENDPOINT_URL = "LAKEHOUSE_S3_ENDPOINT_URL"
+DOCS_BASE_URL = "LAKEHOUSE_DOCS_BASE_URL"
+
+DEFAULT_DOCS_BASE_URL = "https://example.com/lakehouse/docs"
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or holds a value the product cannot use."""
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if default is None:
+        raise ConfigError(f"environment variable {name} is required but not set")
+    return default
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name}={raw!r}: expected an integer") from None
+    if value < minimum:
+        raise ConfigError(f"environment variable {name}={value}: expected at least {minimum}")
+    return value
+
+
+def object_store_from_env() -> ObjectStore:
+    """The bucket both locations share: S3 (any endpoint) or a local folder standing in for it."""
+    backend = env_str(STORAGE, "local")
+    if backend == "local":
+        return LocalObjectStore(root=env_str(LOCAL_ROOT, "var"))
+    if backend == "s3":
+        endpoint = os.environ.get(S3_ENDPOINT_URL, "").strip() or None
+        return S3ObjectStore(
+            bucket=env_str(S3_BUCKET),
+            s3=S3Resource(
+                endpoint_url=endpoint,
+                region_name=os.environ.get("AWS_REGION") or None,
+                # Credentials come from the standard AWS variables (or an instance role),
+                # read by boto3 at run time, never written into the definitions.
+            ),
+        )
+    raise ConfigError(f"environment variable {STORAGE}={backend!r}: expected 'local' or 's3'")
+
+
+def lake_resources(store: ObjectStore) -> dict[str, object]:
+    """The resources every location binds: the store itself and the lake IO manager on it."""
+    return {"object_store": store, "lake_io_manager": LakeIOManager(store=store)}
+
+
+def docs_url(anchor: str) -> dg.MetadataValue:
+    """Link to the operator documentation of an asset (the team's catalog or this README)."""
+    base = env_str(DOCS_BASE_URL, DEFAULT_DOCS_BASE_URL).rstrip("/")
+    return dg.MetadataValue.url(f"{base}#{anchor}")
