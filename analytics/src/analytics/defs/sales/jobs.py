@@ -1,13 +1,11 @@
 import dagster as dg
 
 from analytics.defs.sales.assets import sales_summary
-from analytics.defs.sales.partitions import daily_partitions
 
 # A job cannot span code locations: this one selects analytics' daily assets (and their checks);
 # sales_data is read from the lake as it was last landed by ingestion.
 daily_sales_job = dg.define_asset_job(
     name="daily_sales_job",
     selection=dg.AssetSelection.assets(sales_summary),
-    partitions_def=daily_partitions,
     description="Builds sales_summary for a day (or a range, in one run) and checks it.",
 )

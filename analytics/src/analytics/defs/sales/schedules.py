@@ -17,7 +17,8 @@ from analytics.defs.sales.partitions import daily_partitions
 )
 def daily_sales_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     tick = context.scheduled_execution_time
-    day = daily_partitions.get_last_partition_key(current_time=tick)
+    with dg.partition_loading_context(effective_dt=tick):
+        day = daily_partitions.get_last_partition_key()
     if day is None:
         return dg.SkipReason(f"no complete day before {tick.isoformat()}")
     return dg.RunRequest(run_key=f"{day}@{tick.isoformat()}", partition_key=day)

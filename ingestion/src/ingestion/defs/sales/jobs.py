@@ -1,12 +1,10 @@
 import dagster as dg
 
 from ingestion.defs.sales.assets import sales_data
-from ingestion.defs.sales.partitions import daily_partitions
 
 sales_ingest_job = dg.define_asset_job(
     name="sales_ingest_job",
     selection=dg.AssetSelection.assets(sales_data),
-    partitions_def=daily_partitions,
     description=(
         "Lands one day of sales_data (online orders plus that day's store files) and runs its "
         "blocking checks. Started by sales_landing_sensor and sales_ingest_nightly_schedule."

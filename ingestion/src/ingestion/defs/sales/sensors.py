@@ -119,7 +119,8 @@ def plan_tick(
         )
         prefixes = len(days)
 
-    last_partition = daily_partitions.get_last_partition_key(current_time=now)
+    with dg.partition_loading_context(effective_dt=now):
+        last_partition = daily_partitions.get_last_partition_key()
     first_partition = daily_partitions.get_first_partition_key()
     by_day: dict[str, dict[str, str]] = {}
     unmappable: list[str] = []
@@ -209,7 +210,8 @@ def source_sales_observation_sensor(
     context: dg.SensorEvaluationContext, source_db: SourceDatabase
 ) -> dg.SensorResult | dg.SkipReason:
     state = source_db.table_state()
-    updated = state.last_updated_at.isoformat() if state.last_updated_at else None
+    last = state.last_updated_at
+    updated = last.astimezone(UTC).isoformat() if last else None
     fingerprint = f"{state.row_count}|{updated}"
     if fingerprint == context.cursor:
         return dg.SkipReason(f"source.sales unchanged: {state.row_count} rows, last {updated}")
