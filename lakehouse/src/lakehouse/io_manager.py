@@ -75,6 +75,15 @@ class LakeIOManager(dg.ConfigurableIOManager):
                 by_partition.get(partition_key, empty),
             )
 
+    def _existing(self, keys: Sequence[str]) -> list[str]:
+        # A few partitions: ask for each. Many (a backfill range, a month): one listing of the
+        # asset's folder is cheaper than a request per partition.
+        if len(keys) <= 4:
+            return [key for key in keys if self.store.exists(key)]
+        folder = keys[0].rsplit("/", 1)[0] + "/"
+        stored = {info.key for info in self.store.list_objects(folder)}
+        return [key for key in keys if key in stored]
+
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
         asset_key = context.asset_key
@@ -85,7 +94,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         keys = [lake_key(self.prefix, asset_key, pk) for pk in partition_keys]
         input_metadata = context.definition_metadata or {}
         allow_missing = bool(input_metadata.get(ALLOW_MISSING_PARTITIONS, False))
-        present = [key for key in keys if self.store.exists(key)]
+        present = self._existing(keys)
         missing = sorted(set(keys) - set(present))
         if missing and not allow_missing:
             raise dg.Failure(

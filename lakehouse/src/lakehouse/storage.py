@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,13 @@ class S3ObjectStore(ObjectStore):
     bucket: str = Field(description="Bucket holding both the landing area and the lake.")
     s3: S3Resource = Field(description="Connection settings: endpoint URL, region, credentials.")
 
+    # Creating a boto3 client costs ~100 ms; one per resource instance (per run or tick).
+    _client_cache: Any = PrivateAttr(default=None)
+
     def _client(self) -> Any:
-        return self.s3.get_client()
+        if self._client_cache is None:
+            self._client_cache = self.s3.get_client()
+        return self._client_cache
 
     def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         paginator = self._client().get_paginator("list_objects_v2")

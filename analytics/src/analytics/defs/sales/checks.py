@@ -1,4 +1,8 @@
-"""Checks on analytics' assets, evaluated over the days a run materialized."""
+"""Checks on analytics' assets, evaluated over the partitions a run materialized.
+
+Partitioned like their assets, so a check reads only the days (or month) of its run. An
+unpartitioned check on a partitioned asset would load every partition since 2024-01-01.
+"""
 
 import dagster as dg
 import polars as pl
@@ -11,6 +15,7 @@ from analytics.defs.sales.assets import (
     rollup_months,
     summarize,
 )
+from analytics.defs.sales.partitions import daily_partitions, monthly_partitions
 from lakehouse.io_manager import ALLOW_MISSING_PARTITIONS
 
 TOTALS = ("orders", "units", "revenue")
@@ -35,6 +40,7 @@ def reconcile(summary: pl.DataFrame, sales: pl.LazyFrame) -> pl.DataFrame:
 @dg.asset_check(
     asset=sales_summary,
     additional_ins={"sales_data": dg.AssetIn(key=sales_data.key)},
+    partitions_def=daily_partitions,
     blocking=True,
     description=(
         "Orders, units and revenue per day in sales_summary equal those recomputed from "
@@ -71,6 +77,7 @@ def _invalid_summary_rows(summary: pl.DataFrame) -> pl.DataFrame:
 
 @dg.asset_check(
     asset=sales_summary,
+    partitions_def=daily_partitions,
     description=(
         "Every row has all its columns, revenue >= 0, at least one order, and at least as many "
         "units as orders."
@@ -86,6 +93,7 @@ def check_summary_values_valid(sales_summary: pl.DataFrame) -> dg.AssetCheckResu
 
 @dg.asset_check(
     asset=sales_monthly_rollup,
+    partitions_def=monthly_partitions,
     additional_ins={
         "sales_summary": dg.AssetIn(
             key=sales_summary.key,

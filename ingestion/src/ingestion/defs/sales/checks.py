@@ -7,7 +7,6 @@ no such constraints, so these checks are the gate for its rows.
 """
 
 
-import warnings
 from collections.abc import Iterator
 
 import dagster as dg
@@ -20,17 +19,13 @@ SAMPLE_SIZE = 10
 
 
 def _spec(name: str, description: str) -> dg.AssetCheckSpec:
-    # Partitioned checks are a preview feature in Dagster 1.13, and the one that gives a result
-    # per day: without it, one bad day's failure would block every day downstream.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.AssetCheckSpec(
-            name=name,
-            asset="sales_data",
-            description=description,
-            blocking=True,
-            partitions_def=daily_partitions,
-        )
+    return dg.AssetCheckSpec(
+        name=name,
+        asset="sales_data",
+        description=description,
+        blocking=True,
+        partitions_def=daily_partitions,
+    )
 
 
 SALES_DATA_CHECKS = [
