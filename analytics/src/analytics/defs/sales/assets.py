@@ -119,7 +119,7 @@ def _days(keys: Sequence[str]) -> str:
 sales_summary_condition = (
     dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
     & dg.AutomationCondition.all_deps_blocking_checks_passed()
-)
+).with_label("eager_any_day_once_upstream_checks_pass")
 
 
 @dg.asset(
@@ -183,6 +183,7 @@ def sales_summary(context: dg.AssetExecutionContext, sales_data: pl.LazyFrame) -
             "in_latest_time_window",
             dg.AutomationCondition.in_latest_time_window(lookback_delta=timedelta(days=62)),
         )
+        .with_label("eager_recent_months_with_partial_days")
     ),
     group_name="analytics",
     owners=[OWNER],
