@@ -38,19 +38,25 @@ def test_both_sides_read_and_write_the_same_lake() -> None:
     assert managers["ingestion"].prefix == managers["analytics"].prefix  # type: ignore[attr-defined]
     spec = repository("analytics").assets_defs_by_key[SALES_DATA]
     assert spec.get_io_manager_key_for_asset_key(SALES_DATA) == "lake_io_manager"
-    assert repository("ingestion").assets_defs_by_key[
-        SALES_DATA
-    ].get_io_manager_key_for_asset_key(SALES_DATA) == "lake_io_manager"
+    assert (
+        repository("ingestion")
+        .assets_defs_by_key[SALES_DATA]
+        .get_io_manager_key_for_asset_key(SALES_DATA)
+        == "lake_io_manager"
+    )
 
 
 def test_only_sales_data_is_shared_between_the_locations() -> None:
-    keys = {name: set(repository(name).asset_graph.get_all_asset_keys())
-            for name in ("ingestion", "analytics")}
+    keys = {
+        name: set(repository(name).asset_graph.get_all_asset_keys())
+        for name in ("ingestion", "analytics")
+    }
     assert keys["ingestion"] & keys["analytics"] == {SALES_DATA}
 
 
-@pytest.mark.parametrize(("location", "other"), [("analytics", "ingestion"),
-                                                 ("ingestion", "analytics")])
+@pytest.mark.parametrize(
+    ("location", "other"), [("analytics", "ingestion"), ("ingestion", "analytics")]
+)
 def test_a_location_never_imports_the_other(location: str, other: str) -> None:
     assert other not in imported_modules(ROOT / location / "src")
     assert other not in imported_modules(ROOT / "lakehouse" / "src")

@@ -21,14 +21,18 @@ from lakehouse.storage import ObjectStore
 
 pytestmark = pytest.mark.component
 
-CONFIG = SeedConfig(start=date(2024, 3, 1), end=date(2024, 3, 2), stores=2, orders_per_store=15,
-                    online_orders=10)
+CONFIG = SeedConfig(
+    start=date(2024, 3, 1), end=date(2024, 3, 2), stores=2, orders_per_store=15, online_orders=10
+)
 
 
 def _workspace(resources: dict[str, object]) -> dg.Definitions:
     """One Definitions holding both locations, as the global asset graph joins them."""
-    analytics = [a for a in analytics_defs.assets or [] if getattr(a, "key", None) !=
-                 dg.AssetKey("sales_data")]
+    analytics = [
+        a
+        for a in analytics_defs.assets or []
+        if getattr(a, "key", None) != dg.AssetKey("sales_data")
+    ]
     return dg.Definitions(
         assets=[*(ingestion_defs.assets or []), *analytics],
         asset_checks=[*(ingestion_defs.asset_checks or []), *(analytics_defs.asset_checks or [])],
@@ -42,16 +46,20 @@ def workspace(source_db: tuple[str, str], s3_store: ObjectStore) -> dg.Definitio
     with psycopg.connect(admin_url, autocommit=True) as conn:
         seed_database(conn, CONFIG)
         # A pricing error in the web shop on the second day: a blocking check must catch it.
-        conn.execute("UPDATE source.sales SET unit_price = -1 WHERE order_id = %s",
-                     (online_rows(CONFIG, date(2024, 3, 2))[0][0],))
+        conn.execute(
+            "UPDATE source.sales SET unit_price = -1 WHERE order_id = %s",
+            (online_rows(CONFIG, date(2024, 3, 2))[0][0],),
+        )
     seed_landing(s3_store, CONFIG)
     return _workspace({**lake_resources(s3_store), "source_db": SourceDatabase(url=reader_url)})
 
 
 def _land(defs: dg.Definitions, instance: dg.DagsterInstance, day: str) -> bool:
-    job = defs.get_implicit_global_asset_job_def()
+    job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        instance=instance, partition_key=day, raise_on_error=False,
+        instance=instance,
+        partition_key=day,
+        raise_on_error=False,
         asset_selection=[dg.AssetKey("sales_data")],
     )
     return result.success
@@ -78,9 +86,10 @@ def test_summary_follows_each_landed_day_unless_its_blocking_checks_failed(
         # Both days are old (not the latest window) and both landed; only the clean one runs.
         assert _requested(after, "sales_summary") == ["2024-03-01"]
 
-        job = workspace.get_implicit_global_asset_job_def()
+        job = workspace.resolve_implicit_global_asset_job_def()
         summary = job.execute_in_process(
-            instance=instance, partition_key="2024-03-01",
+            instance=instance,
+            partition_key="2024-03-01",
             asset_selection=[dg.AssetKey("sales_summary")],
         )
         assert summary.success

@@ -49,13 +49,19 @@ def describe(name: str) -> dict[str, Any]:
         "blocking_checks": blocking,
         "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
         "schedules": {
-            s.name: {"job": s.job_name, "cron": s.cron_schedule, "timezone": s.execution_timezone,
-                     "default_status": s.default_status.value}
+            s.name: {
+                "job": s.job_name,
+                "cron": s.cron_schedule,
+                "timezone": s.execution_timezone,
+                "default_status": s.default_status.value,
+            }
             for s in repo.schedule_defs
         },
         "sensors": {
-            s.name: {"default_status": s.default_status.value,
-                     "minimum_interval_seconds": s.minimum_interval_seconds}
+            s.name: {
+                "default_status": s.default_status.value,
+                "minimum_interval_seconds": s.minimum_interval_seconds,
+            }
             for s in repo.sensor_defs
         },
     }

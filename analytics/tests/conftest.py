@@ -22,9 +22,13 @@ def sales_frame(config: SeedConfig, day: date) -> pl.DataFrame:
     frame = pl.DataFrame(
         rows,
         schema={
-            "order_id": pl.String(), "order_ts": pl.Datetime("us", "UTC"),
-            "store_id": pl.String(), "region": pl.String(), "product_id": pl.String(),
-            "quantity": pl.Int64(), "unit_price": pl.Decimal(12, 2),
+            "order_id": pl.String(),
+            "order_ts": pl.Datetime("us", "UTC"),
+            "store_id": pl.String(),
+            "region": pl.String(),
+            "product_id": pl.String(),
+            "quantity": pl.Int64(),
+            "unit_price": pl.Decimal(12, 2),
         },
         orient="row",
     )

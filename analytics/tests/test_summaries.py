@@ -35,9 +35,14 @@ Landing = Callable[[ObjectStore, SeedConfig], dict[str, pl.DataFrame]]
 def _sales(*rows: tuple[str, date, str, str, int, str]) -> pl.LazyFrame:
     return pl.DataFrame(
         [(o, d, r, p, q, Decimal(u)) for o, d, r, p, q, u in rows],
-        schema={"order_id": pl.String(), "order_date": pl.Date(), "region": pl.String(),
-                "product_id": pl.String(), "quantity": pl.Int64(),
-                "unit_price": pl.Decimal(12, 2)},
+        schema={
+            "order_id": pl.String(),
+            "order_date": pl.Date(),
+            "region": pl.String(),
+            "product_id": pl.String(),
+            "quantity": pl.Int64(),
+            "unit_price": pl.Decimal(12, 2),
+        },
         orient="row",
     ).lazy()
 
@@ -72,13 +77,15 @@ def test_reconcile_finds_the_day_that_disagrees() -> None:
     summary = summarize(SALES).collect()
     assert reconcile(summary, SALES).height == 0
     tampered = summary.with_columns(
-        pl.when(pl.col("order_date") == D2).then(pl.col("units") + 1).otherwise(pl.col("units"))
+        pl.when(pl.col("order_date") == D2)
+        .then(pl.col("units") + 1)
+        .otherwise(pl.col("units"))
         .alias("units")
     )
     assert reconcile(tampered, SALES)["order_date"].to_list() == [D2]
-    assert reconcile(summary.filter(pl.col("order_date") == D1), SALES)[
-        "order_date"
-    ].to_list() == [D2]
+    assert reconcile(summary.filter(pl.col("order_date") == D1), SALES)["order_date"].to_list() == [
+        D2
+    ]
 
 
 @pytest.mark.parametrize("hour", [1, 13])
@@ -92,10 +99,17 @@ def test_both_schedule_ticks_target_the_previous_utc_day(hour: int) -> None:
     assert daily_sales_schedule.execution_timezone == "UTC"
 
 
-CONFIG = SeedConfig(start=date(2024, 3, 1), end=date(2024, 3, 3), stores=2, orders_per_store=30,
-                    online_orders=20)
-ALL = [sales_data, sales_summary, sales_monthly_rollup, check_summary_reconciles_with_sales_data,
-       check_summary_values_valid, check_rollup_matches_daily]
+CONFIG = SeedConfig(
+    start=date(2024, 3, 1), end=date(2024, 3, 3), stores=2, orders_per_store=30, online_orders=20
+)
+ALL = [
+    sales_data,
+    sales_summary,
+    sales_monthly_rollup,
+    check_summary_reconciles_with_sales_data,
+    check_summary_values_valid,
+    check_rollup_matches_daily,
+]
 
 
 def _range_tags(first: str, last: str) -> dict[str, str]:
@@ -108,17 +122,23 @@ def test_a_three_day_range_is_one_run_with_per_day_metadata(
 ) -> None:
     frames = land_sales_data(s3_store, CONFIG)
     result = dg.materialize(
-        ALL, selection=[sales_summary], resources=lake_resources(s3_store),
+        ALL,
+        selection=[sales_summary],
+        resources=lake_resources(s3_store),
         tags=_range_tags("2024-03-01", "2024-03-03"),
     )
     assert result.success
     materializations = result.asset_materializations_for_node("sales_summary")
     assert sorted(m.partition for m in materializations) == [  # type: ignore[type-var]
-        "2024-03-01", "2024-03-02", "2024-03-03"]
+        "2024-03-01",
+        "2024-03-02",
+        "2024-03-03",
+    ]
     for m in materializations:
         expected = summarize(frames[str(m.partition)].lazy()).collect()
-        stored = pl.read_parquet(io.BytesIO(
-            s3_store.get(f"lake/sales_summary/{m.partition}.parquet")))
+        stored = pl.read_parquet(
+            io.BytesIO(s3_store.get(f"lake/sales_summary/{m.partition}.parquet"))
+        )
         assert stored.equals(expected)
         assert m.metadata["dagster/row_count"].value == expected.height
         revenue = m.metadata["total_revenue"].value
@@ -127,8 +147,10 @@ def test_a_three_day_range_is_one_run_with_per_day_metadata(
     revenues = {m.metadata["total_revenue"].value for m in materializations}
     assert len(revenues) == 3  # each day's own figure, not the range's
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"check_summary_reconciles_with_sales_data": True,
-                      "check_summary_values_valid": True}
+    assert checks == {
+        "check_summary_reconciles_with_sales_data": True,
+        "check_summary_values_valid": True,
+    }
 
 
 @pytest.mark.component
@@ -137,12 +159,19 @@ def test_month_to_date_rollup_reads_only_the_days_that_exist(
 ) -> None:
     land_sales_data(s3_store, CONFIG)
     resources = lake_resources(s3_store)
-    assert dg.materialize(ALL, selection=[sales_summary], resources=resources,
-                          tags=_range_tags("2024-03-01", "2024-03-03")).success
-    result = dg.materialize(ALL, selection=[sales_monthly_rollup], partition_key="2024-03-01",
-                            resources=resources)
+    assert dg.materialize(
+        ALL,
+        selection=[sales_summary],
+        resources=resources,
+        tags=_range_tags("2024-03-01", "2024-03-03"),
+    ).success
+    result = dg.materialize(
+        ALL, selection=[sales_monthly_rollup], partition_key="2024-03-01", resources=resources
+    )
     assert result.success
-    rollup = pl.read_parquet(io.BytesIO(s3_store.get("lake/sales_monthly_rollup/2024-03-01.parquet")))
+    rollup = pl.read_parquet(
+        io.BytesIO(s3_store.get("lake/sales_monthly_rollup/2024-03-01.parquet"))
+    )
     assert set(rollup["days_with_sales"].to_list()) <= {1, 2, 3}
     assert rollup["month"].unique().to_list() == [date(2024, 3, 1)]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -151,8 +180,13 @@ def test_month_to_date_rollup_reads_only_the_days_that_exist(
 
 @pytest.mark.component
 def test_summary_for_a_day_that_never_landed_fails_clearly(s3_store: ObjectStore) -> None:
-    result = dg.materialize(ALL, selection=[sales_summary], partition_key="2024-04-01",
-                            resources=lake_resources(s3_store), raise_on_error=False)
+    result = dg.materialize(
+        ALL,
+        selection=[sales_summary],
+        partition_key="2024-04-01",
+        resources=lake_resources(s3_store),
+        raise_on_error=False,
+    )
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert error is not None and "sales_data has not been materialized" in error.message

@@ -11,10 +11,24 @@ from ingestion.defs.sales.validation import frame_from_rows
 TS = datetime(2024, 3, 1, 12, tzinfo=UTC)
 
 
-def _row(order_id: str | None = "a", quantity: int | None = 1,
-         price: str | None = "1.00", region: str | None = "north") -> tuple[object, ...]:
-    return (order_id, TS, date(2024, 3, 1), "online", region, "sku-1", quantity,
-            None if price is None else Decimal(price), TS, "postgres:source.sales")
+def _row(
+    order_id: str | None = "a",
+    quantity: int | None = 1,
+    price: str | None = "1.00",
+    region: str | None = "north",
+) -> tuple[object, ...]:
+    return (
+        order_id,
+        TS,
+        date(2024, 3, 1),
+        "online",
+        region,
+        "sku-1",
+        quantity,
+        None if price is None else Decimal(price),
+        TS,
+        "postgres:source.sales",
+    )
 
 
 def _results(*rows: tuple[object, ...]) -> dict[str, tuple[bool, int]]:

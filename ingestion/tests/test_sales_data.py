@@ -18,8 +18,9 @@ from lakehouse.storage import ObjectStore
 
 pytestmark = pytest.mark.component
 
-CONFIG = SeedConfig(start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=20,
-                    online_orders=15)
+CONFIG = SeedConfig(
+    start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=20, online_orders=15
+)
 ASSETS = [source_sales_table, landing_area, sales_data, sales_data_checks]
 
 
@@ -72,7 +73,10 @@ def test_a_day_lands_from_both_sources_deduplicated(
     assert "2024-03-01" in str(metadata["date_range"].value)
     assert metadata["owner"].value == "team:ingestion"
     assert {c.name for c in metadata["dagster/column_schema"].value.columns} >= {  # type: ignore[union-attr]
-        "order_id", "order_date", "quantity", "unit_price"
+        "order_id",
+        "order_date",
+        "quantity",
+        "unit_price",
     }
 
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -144,8 +148,9 @@ def test_source_observations_follow_the_table(source_db: tuple[str, str]) -> Non
     instance = dg.DagsterInstance.ephemeral()
     resources = {"source_db": SourceDatabase(url=reader_url)}
 
-    first = source_sales_observation_sensor(dg.build_sensor_context(
-        instance=instance, resources=resources))
+    first = source_sales_observation_sensor(
+        dg.build_sensor_context(instance=instance, resources=resources)
+    )
     assert isinstance(first, dg.SensorResult)
     # Stored as the daemon stores a sensor's asset events, then read back from the instance.
     for event in first.asset_events or []:
@@ -160,8 +165,9 @@ def test_source_observations_follow_the_table(source_db: tuple[str, str]) -> Non
         latest.timestamp()  # type: ignore[attr-defined]
     )
 
-    unchanged = source_sales_observation_sensor(dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=first.cursor))
+    unchanged = source_sales_observation_sensor(
+        dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor)
+    )
     assert isinstance(unchanged, dg.SkipReason)
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -169,8 +175,9 @@ def test_source_observations_follow_the_table(source_db: tuple[str, str]) -> Non
             "INSERT INTO source.sales (order_id, order_ts, updated_at) VALUES ('late', %s, %s)",
             (datetime(2024, 3, 3, 23, tzinfo=UTC), datetime(2024, 3, 4, 8, tzinfo=UTC)),
         )
-    changed = source_sales_observation_sensor(dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=first.cursor))
+    changed = source_sales_observation_sensor(
+        dg.build_sensor_context(instance=instance, resources=resources, cursor=first.cursor)
+    )
     assert isinstance(changed, dg.SensorResult)
     event = (changed.asset_events or [])[0]
     assert event.metadata["dagster/row_count"].value == 46  # type: ignore[union-attr]

@@ -12,16 +12,25 @@ from lakehouse.storage import ObjectStore
 days = dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC")
 
 
-@dg.asset(partitions_def=days, io_manager_key="lake", metadata={"partition_expr": "day"},
-          backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    partitions_def=days,
+    io_manager_key="lake",
+    metadata={"partition_expr": "day"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
     keys = context.partition_keys
-    return pl.DataFrame({"day": [date.fromisoformat(k) for k in keys[:-1]],
-                         "n": list(range(len(keys) - 1))})
+    return pl.DataFrame(
+        {"day": [date.fromisoformat(k) for k in keys[:-1]], "n": list(range(len(keys) - 1))}
+    )
 
 
-@dg.asset(partitions_def=days, io_manager_key="lake", metadata={"partition_expr": "day"},
-          backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    partitions_def=days,
+    io_manager_key="lake",
+    metadata={"partition_expr": "day"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def doubled(numbers: pl.LazyFrame) -> pl.DataFrame:
     return numbers.with_columns(pl.col("n") * 2).collect()
 

@@ -9,8 +9,9 @@ import pytest
 
 from lakehouse.seed import CSV_HEADER, SeedConfig, seed_database, seed_landing, store_csv
 
-CONFIG = SeedConfig(start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=25,
-                    online_orders=10)
+CONFIG = SeedConfig(
+    start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=25, online_orders=10
+)
 
 
 def test_same_seed_same_bytes_and_different_seed_differs() -> None:

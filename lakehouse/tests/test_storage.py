@@ -34,7 +34,7 @@ def test_reupload_changes_etag_only_when_content_changes(any_store: ObjectStore)
 
 
 def test_missing_object_names_its_uri(any_store: ObjectStore) -> None:
-    with pytest.raises(KeyError, match="landing/nothing.csv"):
+    with pytest.raises(KeyError, match=r"landing/nothing\.csv"):
         any_store.get("landing/nothing.csv")
 
 

@@ -5,7 +5,6 @@ are never read here into definitions: credentials reach boto3 through ``dg.EnvVa
 when a run starts) or through the standard AWS variables, so they never appear in a snapshot.
 """
 
-
 import os
 
 import dagster as dg

@@ -6,7 +6,6 @@ one frame for the whole range; it is split on the asset's ``partition_expr`` col
 partition still gets its own object, and a later one-day run rewrites only that day.
 """
 
-
 import io
 from collections.abc import Sequence
 

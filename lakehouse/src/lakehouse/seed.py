@@ -7,7 +7,6 @@ tests and by ``make bench`` (larger windows).
     lakehouse-seed --days 7 --db-url postgresql://... [--stores 5] [--orders-per-store 40]
 """
 
-
 import argparse
 import csv
 import io
@@ -71,7 +70,7 @@ def _timestamp(rng: random.Random, day: date) -> datetime:
 def store_rows(config: SeedConfig, day: date, store_id: str) -> list[tuple[object, ...]]:
     rng = random.Random(f"{config.seed}:{day.isoformat()}:{store_id}")
     region = REGIONS[(int(store_id.rsplit("_", 1)[-1]) - 1) % len(REGIONS)]
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for n in range(1, config.orders_per_store + 1):
         product_id, price = _product(rng, config.products)
         rows.append(
@@ -103,7 +102,7 @@ def store_csv(config: SeedConfig, day: date, store_id: str) -> bytes:
 
 def online_rows(config: SeedConfig, day: date) -> list[tuple[object, ...]]:
     rng = random.Random(f"{config.seed}:{day.isoformat()}:{ONLINE_STORE}")
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for n in range(1, config.online_orders + 1):
         product_id, price = _product(rng, config.products)
         ordered = _timestamp(rng, day)
@@ -127,7 +126,7 @@ def source_schema_sql() -> str:
 
 
 def create_source_schema(conn: psycopg.Connection) -> None:
-    conn.execute(source_schema_sql())  # type: ignore[arg-type]  # trusted file in the package
+    conn.execute(source_schema_sql().encode())  # a trusted file shipped in the package
 
 
 def ensure_reader_role(conn: psycopg.Connection, role: str, password: str | None) -> None:
@@ -178,7 +177,7 @@ def seed_landing(store: ObjectStore, config: SeedConfig) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lakehouse.config import object_store_from_env  # noqa: PLC0415 (CLI only)
+    from lakehouse.config import object_store_from_env
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=7, help="how many days, ending --end")

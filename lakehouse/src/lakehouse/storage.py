@@ -5,7 +5,6 @@ drops, ``lake/...`` for parquet), so assets, sensors and the IO manager never kn
 they talk to. The backend is chosen by configuration (:mod:`lakehouse.config`).
 """
 
-
 import hashlib
 import os
 import tempfile
@@ -165,8 +164,10 @@ class S3ObjectStore(ObjectStore):
         options: dict[str, str] = {}
         settings: Mapping[str, str | None] = {
             "aws_endpoint_url": s3.endpoint_url,
-            "aws_region": s3.region_name or os.environ.get("AWS_REGION")
-            or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "aws_region": s3.region_name
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
             "aws_access_key_id": s3.aws_access_key_id or os.environ.get("AWS_ACCESS_KEY_ID"),
             "aws_secret_access_key": s3.aws_secret_access_key
             or os.environ.get("AWS_SECRET_ACCESS_KEY"),

@@ -6,7 +6,6 @@ pip-installed ``pgserver`` binaries (it runs as root too, where ``initdb`` would
 These need the development dependencies (``pgserver``, ``moto[server]``).
 """
 
-
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ class PostgresServer:
     _server: Any = None
 
     def start(self) -> "PostgresServer":
-        import pgserver  # noqa: PLC0415 (development dependency)
+        import pgserver
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
@@ -52,8 +51,9 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
@@ -66,7 +66,7 @@ class S3Server:
     _server: Any = None
 
     def start(self) -> "S3Server":
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415 (development dependency)
+        from moto.server import ThreadedMotoServer
 
         self.port = self.port or free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -93,7 +93,7 @@ class S3Server:
 
     def reset(self) -> None:
         """Forget every bucket and object (moto's own reset endpoint)."""
-        import urllib.request  # noqa: PLC0415
+        import urllib.request
 
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):

@@ -75,7 +75,9 @@ def summarize(sales: pl.LazyFrame) -> pl.LazyFrame:
         .agg(
             pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
             pl.col("quantity").sum().cast(pl.Int64).alias("units"),
-            (pl.col("quantity") * pl.col("unit_price")).sum().cast(pl.Decimal(18, 2))
+            (pl.col("quantity") * pl.col("unit_price"))
+            .sum()
+            .cast(pl.Decimal(18, 2))
             .alias("revenue"),
         )
         .sort("order_date", "region", "product_id")
@@ -155,9 +157,7 @@ def sales_summary(context: dg.AssetExecutionContext, sales_data: pl.LazyFrame) -
         day_frame = by_day.get(key, empty)
         context.add_asset_metadata(_partition_metadata(day_frame, key), partition_key=key)
     total = float(summary["revenue"].sum() or 0) if summary.height else 0.0
-    context.log.info(
-        f"sales_summary {_days(keys)}: {summary.height} rows, revenue {total:,.2f}"
-    )
+    context.log.info(f"sales_summary {_days(keys)}: {summary.height} rows, revenue {total:,.2f}")
     return summary
 
 

@@ -9,10 +9,10 @@ import polars as pl
 
 from analytics.defs.sales.assets import (
     SALES_DATA_COLUMNS,
+    rollup_months,
     sales_data,
     sales_monthly_rollup,
     sales_summary,
-    rollup_months,
     summarize,
 )
 from analytics.defs.sales.partitions import daily_partitions, monthly_partitions
@@ -31,9 +31,7 @@ def reconcile(summary: pl.DataFrame, sales: pl.LazyFrame) -> pl.DataFrame:
     )
     actual = summary.group_by("order_date").agg(pl.col(c).sum() for c in TOTALS)
     joined = expected.join(actual, on="order_date", how="full", suffix="_summary", coalesce=True)
-    differs = pl.any_horizontal(
-        pl.col(c).ne_missing(pl.col(f"{c}_summary")) for c in TOTALS
-    )
+    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_summary")) for c in TOTALS)
     return joined.filter(differs).sort("order_date")
 
 

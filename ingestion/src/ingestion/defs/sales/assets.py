@@ -1,6 +1,5 @@
 """Ingestion's assets: the two external sources, and ``sales_data`` landed from both."""
 
-
 from collections import Counter
 from datetime import date
 
@@ -181,7 +180,7 @@ def sales_data(
         {
             "dagster/row_count": deduplicated.height,
             "dagster/column_schema": table_schema(deduplicated.schema, COLUMN_DESCRIPTIONS),
-            "date_range": f"{first} … {last}" if deduplicated.height else "no orders",
+            "date_range": f"{first!s} … {last!s}" if deduplicated.height else "no orders",
             "rows_online": rows_per_source.get(ONLINE_SOURCE, 0),
             "rows_from_files": deduplicated.height - rows_per_source.get(ONLINE_SOURCE, 0),
             "rows_per_source": dict(sorted(rows_per_source.items())),

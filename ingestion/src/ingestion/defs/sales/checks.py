@@ -6,7 +6,6 @@ reaches ``sales_summary``. Store files are validated on the way in, but the web 
 no such constraints, so these checks are the gate for its rows.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -52,9 +51,7 @@ SALES_DATA_CHECKS = [
 ]
 
 
-def _result(
-    name: str, bad: pl.DataFrame, what: str, total: int
-) -> dg.AssetCheckResult:
+def _result(name: str, bad: pl.DataFrame, what: str, total: int) -> dg.AssetCheckResult:
     sample = bad["order_id"].head(SAMPLE_SIZE).to_list() if "order_id" in bad.columns else []
     return dg.AssetCheckResult(
         check_name=name,

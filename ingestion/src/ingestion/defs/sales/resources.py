@@ -1,6 +1,5 @@
 """The operational database that holds online orders, read through a read-only role."""
 
-
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -40,7 +39,9 @@ class TableState:
 class SourceDatabase(dg.ConfigurableResource):
     """``source.sales`` in the web shop's Postgres. Connect as a role that can only read it."""
 
-    url: str = Field(description="libpq URL of the read-only role, e.g. postgresql://reader@host/db")
+    url: str = Field(
+        description="libpq URL of the read-only role, e.g. postgresql://reader@host/db"
+    )
     connect_timeout_seconds: int = Field(default=10)
     statement_timeout_ms: int = Field(default=120_000)
 

@@ -8,12 +8,12 @@ set of files or any file's ETag changes; the run key is the day plus every (file
 a repeated tick can never start a duplicate run and a corrected re-upload always starts one.
 """
 
-
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -68,9 +68,14 @@ class LandingCursor:
 
     def dump(self) -> str:
         return json.dumps(
-            {"v": CURSOR_VERSION, "recent": self.recent, "older": self.older,
-             "swept_at": self.swept_at},
-            sort_keys=True, separators=(",", ":"),
+            {
+                "v": CURSOR_VERSION,
+                "recent": self.recent,
+                "older": self.older,
+                "swept_at": self.swept_at,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
         )
 
     def is_handled(self, day: str, files: Mapping[str, str]) -> bool:
@@ -114,9 +119,7 @@ def plan_tick(
         prefixes = 1
     else:
         days = window_days(today, watch.window_days)
-        listings = (
-            info for day in days for info in store.list_objects(f"{LANDING_PREFIX}{day}/")
-        )
+        listings = (info for day in days for info in store.list_objects(f"{LANDING_PREFIX}{day}/"))
         prefixes = len(days)
 
     with dg.partition_loading_context(effective_dt=now):
@@ -215,7 +218,7 @@ def source_sales_observation_sensor(
     fingerprint = f"{state.row_count}|{updated}"
     if fingerprint == context.cursor:
         return dg.SkipReason(f"source.sales unchanged: {state.row_count} rows, last {updated}")
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "dagster/row_count": state.row_count,
         "last_updated_at": updated or "never",
     }

@@ -5,7 +5,6 @@ errors that name the file, the row, the column and what was expected. The file i
 moved or changed; a corrected re-upload gets a new ETag and the landing sensor runs the day again.
 """
 
-
 import csv
 import io
 import re
@@ -92,7 +91,9 @@ class RowError:
 
     def __str__(self) -> str:
         where = "header" if self.row == 0 else f"row {self.row} (line {self.row + 1})"
-        return f"{self.key}, {where}, column {self.column}: expected {self.expected}, got {self.got}"
+        return (
+            f"{self.key}, {where}, column {self.column}: expected {self.expected}, got {self.got}"
+        )
 
 
 class LandingFileError(ValueError):
@@ -204,13 +205,17 @@ def parse_store_file(path: LandingPath, data: bytes) -> pl.DataFrame:
         if len(record) != len(CSV_COLUMNS):
             errors.append(
                 RowError(
-                    path.key, row_number, "(row)", f"{len(CSV_COLUMNS)} fields",
+                    path.key,
+                    row_number,
+                    "(row)",
+                    f"{len(CSV_COLUMNS)} fields",
                     f"{len(record)} fields",
                 )
             )
         else:
-            row_errors, parsed = _check_row(path, row_number, dict(zip(CSV_COLUMNS, record,
-                                                                      strict=True)))
+            row_errors, parsed = _check_row(
+                path, row_number, dict(zip(CSV_COLUMNS, record, strict=True))
+            )
             errors.extend(row_errors)
             if parsed is not None:
                 rows.append(parsed)

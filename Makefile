@@ -1,0 +1,54 @@
+# The README's commands. Every target works from a clean clone with only Python 3.11+ and make.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
+SRC := lakehouse/src ingestion/src analytics/src
+
+.PHONY: help install lock lint fmt test test-unit test-component
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip 'uv>=0.13,<0.14'
+
+$(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml
+	$(BIN)/uv pip sync --python $(BIN)/python $(LOCKS)
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics
+	touch $@
+
+install: $(VENV)/.installed ## create .venv with the locked dependencies of both locations and the tools
+
+lock: $(BIN)/python ## re-resolve the lockfiles after changing a pyproject.toml or requirements-dev.in
+	$(BIN)/uv pip compile ingestion/pyproject.toml -o ingestion/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
+	$(BIN)/uv pip compile analytics/pyproject.toml -o analytics/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
+	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.lock --python-version 3.11 --quiet
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(SRC)
+
+fmt: install ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-unit: install ## unit tier: pure logic, direct asset/sensor/schedule calls
+	$(BIN)/pytest -m "not component and not system" -q
+
+test-component: install ## component tier: materializations against a real Postgres and S3 on loopback
+	$(BIN)/pytest -m component -q
+
+test: install ## everything CI runs: lint, then each tier, timed
+	@tier() { local name=$$1; shift; local start=$$SECONDS; "$$@"; \
+	  echo "== $$name: $$((SECONDS - start)) s"; }; \
+	tier lint $(MAKE) --no-print-directory lint; \
+	tier unit $(MAKE) --no-print-directory test-unit; \
+	tier component $(MAKE) --no-print-directory test-component
