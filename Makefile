@@ -7,9 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
-SRC := lakehouse/src ingestion/src analytics/src
+SRC := lakehouse/src ingestion/src analytics/src deploy/local
 
-.PHONY: help install lock lint fmt test test-unit test-component
+.PHONY: help install lock lint fmt test test-unit test-component dev down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ lock: $(BIN)/python ## re-resolve the lockfiles after changing a pyproject.toml 
 	$(BIN)/uv pip compile ingestion/pyproject.toml -o ingestion/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
 	$(BIN)/uv pip compile analytics/pyproject.toml -o analytics/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
 	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.lock --python-version 3.11 --quiet
+
+dev: install ## run both code servers, the daemon and the webserver on http://127.0.0.1:3000 (Ctrl-C stops)
+	$(BIN)/python deploy/local/stack.py up --seed-days $${SEED_DAYS:-7}
+
+down: ## stop anything a previous `make dev` left running
+	@if [ -x $(BIN)/python ]; then $(BIN)/python deploy/local/stack.py down; fi
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from analytics.defs.sales.checks import (
     check_summary_reconciles_with_sales_data,
     check_summary_values_valid,
     reconcile,
+    rollup_mismatches,
 )
 from analytics.defs.sales.schedules import daily_sales_schedule
 from lakehouse.config import lake_resources
@@ -85,6 +86,21 @@ def test_reconcile_finds_the_day_that_disagrees() -> None:
     assert reconcile(tampered, SALES)["order_date"].to_list() == [D2]
     assert reconcile(summary.filter(pl.col("order_date") == D1), SALES)["order_date"].to_list() == [
         D2
+    ]
+
+
+def test_rollup_mismatch_names_the_month_and_region_that_changed() -> None:
+    summary = summarize(SALES)
+    rollup = rollup_months(summary).collect()
+    assert rollup_mismatches(rollup, summary).height == 0
+    later = summary.with_columns(
+        pl.when(pl.col("region") == "south")
+        .then(pl.col("units") + 1)
+        .otherwise(pl.col("units"))
+        .alias("units")
+    )
+    assert rollup_mismatches(rollup, later).select("month", "region").rows() == [
+        (date(2024, 3, 1), "south")
     ]
 
 

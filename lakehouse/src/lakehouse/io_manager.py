@@ -15,6 +15,7 @@ from pydantic import Field
 
 from lakehouse.storage import ObjectStore
 
+LAKE_PREFIX = "lake"
 PARTITION_EXPR = "partition_expr"
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 
@@ -28,7 +29,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as parquet in the object store, one object per partition."""
 
     store: dg.ResourceDependency[ObjectStore]
-    prefix: str = Field(default="lake", description="Key prefix of the lake inside the store.")
+    prefix: str = Field(default=LAKE_PREFIX, description="Key prefix of the lake in the store.")
 
     def _write(self, key: str, frame: pl.DataFrame) -> None:
         buffer = io.BytesIO()
@@ -156,3 +157,17 @@ def table_schema(schema: pl.Schema, descriptions: dict[str, str]) -> dg.TableSch
             dg.TableColumn(name=name, type=type_name, description=descriptions.get(name))
         )
     return dg.TableSchema(columns=columns)
+
+
+def scan_stored_partitions(
+    store: ObjectStore, asset_key: dg.AssetKey, partition_prefix: str, prefix: str = LAKE_PREFIX
+) -> pl.LazyFrame | None:
+    """Every stored partition of an asset whose key starts with ``partition_prefix`` (e.g. the
+    days of one month, ``"2024-03-"``), or None when there is none."""
+    folder = "/".join([prefix, *asset_key.path]) + "/"
+    keys = [info.key for info in store.list_objects(folder + partition_prefix)]
+    if not keys:
+        return None
+    return pl.scan_parquet(
+        [store.uri(key) for key in keys], storage_options=store.polars_storage_options()
+    )
