@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
 SRC := lakehouse/src ingestion/src analytics/src deploy/local
 
-.PHONY: help install lock lint fmt test test-unit test-component dev down
+.PHONY: help install lock lint fmt test test-unit test-component test-system dev down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,9 +52,13 @@ test-unit: install ## unit tier: pure logic, direct asset/sensor/schedule calls
 test-component: install ## component tier: materializations against a real Postgres and S3 on loopback
 	$(BIN)/pytest -m component -q
 
+test-system: install ## system tier: the native stack (make dev's launcher) on Postgres + S3, via GraphQL
+	$(BIN)/pytest -m system -q
+
 test: install ## everything CI runs: lint, then each tier, timed
 	@tier() { local name=$$1; shift; local start=$$SECONDS; "$$@"; \
 	  echo "== $$name: $$((SECONDS - start)) s"; }; \
 	tier lint $(MAKE) --no-print-directory lint; \
 	tier unit $(MAKE) --no-print-directory test-unit; \
-	tier component $(MAKE) --no-print-directory test-component
+	tier component $(MAKE) --no-print-directory test-component; \
+	tier system $(MAKE) --no-print-directory test-system
