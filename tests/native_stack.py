@@ -1,14 +1,22 @@
 """Talking to a running stack from outside: GraphQL, S3, and waiting on deadlines."""
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lakehouse.testing import free_port
+
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
+READY_DEADLINE = 240
 
 
 class GraphQLError(AssertionError):
@@ -18,10 +26,10 @@ class GraphQLError(AssertionError):
 @dataclass
 class Stack:
     url: str
-    s3: Any  # boto3 client on the stack's S3 endpoint
-    bucket: str
-    source_admin_url: str
     log_path: Path
+    s3: Any = None  # boto3 client on the stack's S3 endpoint (S3 variant)
+    bucket: str = ""
+    source_admin_url: str = ""
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables}).encode()
@@ -53,3 +61,35 @@ def wait_until(
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {deadline:.0f} s waiting for {what} (last: {last!r})")
+
+
+@contextmanager
+def running_stack(env: dict[str, str], work: Path, *extra: str) -> Iterator[tuple[str, Path]]:
+    """Run `deploy/local/stack.py up` until the block ends, then stop it as Ctrl-C would."""
+    port = free_port()
+    log_path = work / "stack.log"
+    command = [
+        sys.executable, str(ROOT / "deploy/local/stack.py"), "up", *extra,
+        "--port", str(port), "--ingestion-port", str(free_port()),
+        "--analytics-port", str(free_port()),
+    ]  # fmt: skip
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until(
+                "the stack to report ready",
+                lambda: proc.poll() is not None or b"[stack] ready:" in log_path.read_bytes(),
+                READY_DEADLINE,
+            )
+            assert proc.poll() is None, f"stack exited: {log_path.read_text()[-4000:]}"
+            yield f"http://127.0.0.1:{port}", log_path
+        finally:
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C in `make dev` sends
+            try:
+                code = proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            assert code == 0, f"the stack did not stop cleanly ({code}); see {log_path}"
