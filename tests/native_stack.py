@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -66,12 +67,13 @@ def wait_until(
 @contextmanager
 def running_stack(env: dict[str, str], work: Path, *extra: str) -> Iterator[tuple[str, Path]]:
     """Run `deploy/local/stack.py up` until the block ends, then stop it as Ctrl-C would."""
-    port = free_port()
+    ports = [free_port(), free_port(), free_port()]
+    port = ports[0]
     log_path = work / "stack.log"
     command = [
         sys.executable, str(ROOT / "deploy/local/stack.py"), "up", *extra,
-        "--port", str(port), "--ingestion-port", str(free_port()),
-        "--analytics-port", str(free_port()),
+        "--port", str(ports[0]), "--ingestion-port", str(ports[1]),
+        "--analytics-port", str(ports[2]),
     ]  # fmt: skip
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
@@ -93,3 +95,11 @@ def running_stack(env: dict[str, str], work: Path, *extra: str) -> Iterator[tupl
                 proc.kill()
                 raise
             assert code == 0, f"the stack did not stop cleanly ({code}); see {log_path}"
+            listening = [p for p in ports if _listening(p)]
+            assert listening == [], f"still listening after the stack stopped: {listening}"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -210,10 +210,10 @@ def up(args: argparse.Namespace) -> int:
         variant = write_instance_config(home)
         log(f"Dagster instance: {home} ({variant} storage)")
         env = dict(os.environ)
-        if variant == "postgres":
-            subprocess.run(
-                [str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, cwd=ROOT
-            )
+        # Create or upgrade the storage once, before anything opens it: the daemon and the
+        # webserver initializing a fresh SQLite instance at the same time race on its schema
+        # version (seen: "alembic_version has more than one head").
+        subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, cwd=ROOT)
         for location, port in ports.items():
             procs[location] = spawn(
                 location,

@@ -101,7 +101,7 @@ def rollup_months(summary: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _partition_metadata(frame: pl.DataFrame, date_range: str) -> dict[str, object]:
+def _partition_metadata(frame: pl.DataFrame, date_range: str, docs: str) -> dict[str, object]:
     revenue = frame["revenue"].sum() if frame.height else 0
     return {
         "dagster/row_count": frame.height,
@@ -109,6 +109,7 @@ def _partition_metadata(frame: pl.DataFrame, date_range: str) -> dict[str, objec
         "total_units": int(frame["units"].sum() or 0) if frame.height else 0,
         "date_range": date_range,
         "owner": OWNER,
+        "docs": docs_url(docs),
     }
 
 
@@ -155,7 +156,9 @@ def sales_summary(context: dg.AssetExecutionContext, sales_data: pl.LazyFrame) -
     empty = summary.clear()
     for key in keys:
         day_frame = by_day.get(key, empty)
-        context.add_asset_metadata(_partition_metadata(day_frame, key), partition_key=key)
+        context.add_asset_metadata(
+            _partition_metadata(day_frame, key, "sales_summary"), partition_key=key
+        )
     total = float(summary["revenue"].sum() or 0) if summary.height else 0.0
     context.log.info(f"sales_summary {_days(keys)}: {summary.height} rows, revenue {total:,.2f}")
     return summary
@@ -206,5 +209,7 @@ def sales_monthly_rollup(
     rollup = rollup_months(sales_summary).collect()
     for key in context.partition_keys:
         month = rollup.filter(pl.col("month") == date.fromisoformat(key))
-        context.add_asset_metadata(_partition_metadata(month, key[:7]), partition_key=key)
+        context.add_asset_metadata(
+            _partition_metadata(month, key[:7], "sales_monthly_rollup"), partition_key=key
+        )
     return rollup
