@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
 SRC := lakehouse/src ingestion/src analytics/src deploy/local
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system dev down
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,6 +30,7 @@ lock: $(BIN)/python ## re-resolve the lockfiles after changing a pyproject.toml 
 	$(BIN)/uv pip compile ingestion/pyproject.toml -o ingestion/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
 	$(BIN)/uv pip compile analytics/pyproject.toml -o analytics/requirements.lock --python-version 3.11 --no-emit-package lakehouse --quiet
 	$(BIN)/uv pip compile requirements-dev.in -o requirements-dev.lock --python-version 3.11 --quiet
+	$(BIN)/uv pip compile deploy/dagster/requirements.in -o deploy/dagster/requirements.lock --python-version 3.11 --quiet
 
 dev: install ## run both code servers, the daemon and the webserver on http://127.0.0.1:3000 (Ctrl-C stops)
 	$(BIN)/python deploy/local/stack.py up --seed-days $${SEED_DAYS:-7}
@@ -47,7 +48,7 @@ fmt: install ## format and autofix
 	$(BIN)/ruff check --fix .
 
 test-unit: install ## unit tier: pure logic, direct asset/sensor/schedule calls
-	$(BIN)/pytest -m "not component and not system" -q
+	$(BIN)/pytest -m "not component and not system and not docker" -q
 
 test-component: install ## component tier: materializations against a real Postgres and S3 on loopback
 	$(BIN)/pytest -m component -q
@@ -55,10 +56,20 @@ test-component: install ## component tier: materializations against a real Postg
 test-system: install ## system tier: the native stack (make dev's launcher) on Postgres + S3, via GraphQL
 	$(BIN)/pytest -m system -q
 
+test-images: install ## image tier: the built images (skips without a Docker engine unless REQUIRE_DOCKER=1)
+	$(BIN)/pytest -m docker -q -rs
+
+images: ## build the three images from the official bases (docker build)
+	deploy/images/build.sh
+
+images-offline: ## build local stand-in bases (debootstrap) and the images on them; needs root
+	deploy/images/ci-build.sh
+
 test: install ## everything CI runs: lint, then each tier, timed
 	@tier() { local name=$$1; shift; local start=$$SECONDS; "$$@"; \
 	  echo "== $$name: $$((SECONDS - start)) s"; }; \
 	tier lint $(MAKE) --no-print-directory lint; \
 	tier unit $(MAKE) --no-print-directory test-unit; \
 	tier component $(MAKE) --no-print-directory test-component; \
-	tier system $(MAKE) --no-print-directory test-system
+	tier system $(MAKE) --no-print-directory test-system; \
+	tier images $(MAKE) --no-print-directory test-images

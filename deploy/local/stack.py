@@ -20,12 +20,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lakehouse.seed import SeedConfig
+from lakehouse.seed import SeedConfig, window_ending_yesterday
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -101,8 +100,7 @@ def start_embedded_source_db(seed_days: int) -> Any:
 
 
 def seed_window(days: int) -> SeedConfig:
-    end = datetime.now(UTC).date() - timedelta(days=1)
-    return SeedConfig(start=end - timedelta(days=days - 1), end=end)
+    return window_ending_yesterday(days)
 
 
 def seed_landing(days: int) -> None:

@@ -134,12 +134,9 @@ def ensure_reader_role(conn: psycopg.Connection, role: str, password: str | None
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     ident = sql.Identifier(role)
     if not exists:
-        if password:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident, sql.Literal(password))
-            )
-        else:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
+    if password:  # set on every run, so rotating the secret is a restart of the init step
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(ident, sql.Literal(password)))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA source TO {}").format(ident))
     conn.execute(sql.SQL("GRANT SELECT ON source.sales TO {}").format(ident))
     conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
@@ -163,6 +160,12 @@ def seed_database(conn: psycopg.Connection, config: SeedConfig) -> int:
             rows,
         )
     return len(rows)
+
+
+def window_ending_yesterday(days: int, seed: int = 7) -> SeedConfig:
+    """``days`` UTC days up to and including yesterday, with the default volumes."""
+    end = datetime.now(UTC).date() - timedelta(days=1)
+    return SeedConfig(start=end - timedelta(days=days - 1), end=end, seed=seed)
 
 
 def seed_landing(store: ObjectStore, config: SeedConfig) -> list[str]:

@@ -47,6 +47,10 @@ class ObjectStore(dg.ConfigurableResource, ABC):
     def exists(self, key: str) -> bool: ...
 
     @abstractmethod
+    def ensure_bucket(self) -> None:
+        """Create the bucket (or folder) if it does not exist yet."""
+
+    @abstractmethod
     def uri(self, key: str) -> str:
         """Where the object lives, for people (error messages, metadata) and for polars."""
 
@@ -114,6 +118,9 @@ class LocalObjectStore(ObjectStore):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def ensure_bucket(self) -> None:
+        Path(self.root).mkdir(parents=True, exist_ok=True)
+
     def uri(self, key: str) -> str:
         return str(self._path(key))
 
@@ -158,6 +165,12 @@ class S3ObjectStore(ObjectStore):
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def ensure_bucket(self) -> None:
+        client = self._client()
+        existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        if self.bucket not in existing:
+            client.create_bucket(Bucket=self.bucket)
 
     def polars_storage_options(self) -> dict[str, str] | None:
         s3 = self.s3
