@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
 SRC := lakehouse/src ingestion/src analytics/src deploy/local
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev down
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,8 +35,13 @@ lock: $(BIN)/python ## re-resolve the lockfiles after changing a pyproject.toml 
 dev: install ## run both code servers, the daemon and the webserver on http://127.0.0.1:3000 (Ctrl-C stops)
 	$(BIN)/python deploy/local/stack.py up --seed-days $${SEED_DAYS:-7}
 
-down: ## stop anything a previous `make dev` left running
+up: ## docker compose: build the images and start the deployment (needs .env: see .env.example)
+	@test -f .env || { echo "cp .env.example .env, then set its passwords and DOCKER_GID"; exit 1; }
+	set -a; eval "$$(deploy/images/tags.sh)"; set +a; docker compose up -d --build --wait
+
+down: ## stop what `make dev` left running, and the compose deployment (its volumes stay)
 	@if [ -x $(BIN)/python ]; then $(BIN)/python deploy/local/stack.py down; fi
+	@if [ -f .env ] && docker info >/dev/null 2>&1; then docker compose down; fi
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
@@ -56,7 +61,7 @@ test-component: install ## component tier: materializations against a real Postg
 test-system: install ## system tier: the native stack (make dev's launcher) on Postgres + S3, via GraphQL
 	$(BIN)/pytest -m system -q
 
-test-images: install ## image tier: the built images (skips without a Docker engine unless REQUIRE_DOCKER=1)
+test-images: install ## docker tier: the images and the compose deployment (skips without an engine unless REQUIRE_DOCKER=1)
 	$(BIN)/pytest -m docker -q -rs
 
 images: ## build the three images from the official bases (docker build)
@@ -72,4 +77,4 @@ test: install ## everything CI runs: lint, then each tier, timed
 	tier unit $(MAKE) --no-print-directory test-unit; \
 	tier component $(MAKE) --no-print-directory test-component; \
 	tier system $(MAKE) --no-print-directory test-system; \
-	tier images $(MAKE) --no-print-directory test-images
+	tier docker $(MAKE) --no-print-directory test-images

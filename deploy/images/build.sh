@@ -16,17 +16,9 @@ prefix=${IMAGE_PREFIX:-lakehouse}
 python_image=${PYTHON_IMAGE:-python:3.11-slim}
 cache=(); [ "${NO_CACHE:-0}" = 1 ] && cache=(--no-cache)
 
-tag_for() {  # tag_for <paths...>: hash of the last commit touching them (+ -dirty)
-  local hash
-  hash=$(git log -1 --format=%h -- "$@" 2>/dev/null || true)
-  [ -n "$hash" ] || hash=dev
-  if [ -n "$(git status --porcelain -- "$@" 2>/dev/null)" ]; then hash="$hash-dirty"; fi
-  echo "$hash"
-}
-
-export INGESTION_TAG=${INGESTION_TAG:-$(tag_for ingestion lakehouse)}
-export ANALYTICS_TAG=${ANALYTICS_TAG:-$(tag_for analytics lakehouse)}
-export DAGSTER_TAG=${DAGSTER_TAG:-$(tag_for deploy/dagster)}
+set -a
+eval "$(deploy/images/tags.sh)"
+set +a
 
 build() {  # build <name> <dockerfile> <tag>
   echo "== $prefix/$1:$3 (FROM $python_image)"
