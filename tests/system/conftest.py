@@ -12,13 +12,17 @@ import psycopg
 import pytest
 from native_stack import Stack, running_stack
 
+from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import create_source_schema, ensure_reader_role
 from lakehouse.testing import PostgresServer, S3Server
 
 
 @pytest.fixture(scope="session")
 def stack(
-    postgres: PostgresServer, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+    postgres: PostgresServer,
+    s3_server: S3Server,
+    webhook: WebhookReceiver,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The production-shaped variant: Postgres storage, S3 bucket, external source database."""
     work = tmp_path_factory.mktemp("stack")
@@ -45,6 +49,7 @@ def stack(
         "AWS_REGION": "us-east-1",
         # The test's days lie up to a week back: list them on every tick.
         "INGESTION_LANDING_WINDOW_DAYS": "8",
+        "LAKEHOUSE_ALERT_WEBHOOK_URL": webhook.url,
     }
     with running_stack(env, work, "--seed-days", "0") as (url, log_path):
         yield Stack(url, log_path, s3=s3, bucket=bucket, source_admin_url=source_admin)

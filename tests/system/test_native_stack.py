@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from native_stack import Stack, wait_until
 
+from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import SeedConfig, online_rows, seed_database, store_csv
 
 pytestmark = pytest.mark.system
@@ -181,7 +182,7 @@ def test_a_file_for_a_past_day_flows_to_sales_summary(stack: Stack) -> None:
 
 
 def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
-    stack: Stack,
+    stack: Stack, webhook: WebhookReceiver
 ) -> None:
     bad_key = f"landing/sales/{DAY_BAD}/store_002.csv"
     lines = _day_file(DAY_BAD, "store_002").decode().splitlines()
@@ -206,6 +207,18 @@ def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
     ), messages
     assert stack.get(bad_key) == bad  # the file stays where the store put it
 
+    # The run-failure alert sensor (watching every location) posted exactly one alert for it.
+    def alerts_for_run() -> list[dict]:
+        return [p for p in webhook.posts if p["fields"].get("run_id") == failed[0]["runId"]]
+
+    [alert] = wait_until("the run-failure alert", alerts_for_run)
+    assert alert["fields"]["code_location"] == "ingestion"
+    assert alert["fields"]["job"] == "sales_ingest_job"
+    assert alert["fields"]["partition"] == DAY_BAD
+    assert alert["fields"]["failed_step"] == "sales_data"
+    assert bad_key in alert["fields"]["error"]
+    assert alert["link"].endswith(f"/runs/{failed[0]['runId']}")
+
     stack.put(f"landing/sales/{DAY_THIRD}/store_001.csv", _day_file(DAY_THIRD, "store_001"))
     third = wait_until(
         f"sales_ingest_job for {DAY_THIRD} to finish",
@@ -223,6 +236,7 @@ def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
     statuses = sorted(r["status"] for r in _runs(stack, "sales_ingest_job", DAY_BAD))
     assert statuses == ["FAILURE", "SUCCESS"], "exactly one new run for the corrected file"
     assert len(runs) == 1
+    assert len(alerts_for_run()) == 1  # still one alert for the failed run, ticks later
 
 
 def test_a_failed_blocking_check_keeps_the_day_out_of_sales_summary(stack: Stack) -> None:

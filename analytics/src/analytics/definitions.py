@@ -1,7 +1,10 @@
 """Code location ``analytics``: assembles definitions and applies cross-cutting policy."""
 
+from datetime import timedelta
+
 import dagster as dg
 
+from analytics.defs.alerts.sensors import build_freshness_alert_sensor
 from analytics.defs.sales.assets import sales_data, sales_monthly_rollup, sales_summary
 from analytics.defs.sales.checks import (
     check_rollup_matches_daily,
@@ -10,7 +13,7 @@ from analytics.defs.sales.checks import (
 )
 from analytics.defs.sales.jobs import daily_sales_job
 from analytics.defs.sales.schedules import daily_sales_schedule
-from lakehouse.config import lake_resources, object_store_from_env
+from lakehouse.config import alert_webhook_from_env, lake_resources, object_store_from_env
 
 # Dagster's default automation sensor starts stopped and ticks every 30 s. This one runs from
 # the first start and ticks every 5 s, so a landed day reaches sales_summary in seconds.
@@ -25,8 +28,18 @@ analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
     description="Materializes analytics assets when the sales_data they read lands or changes.",
 )
 
+# How old each asset may get before it counts as stale: both are refreshed by the twice-daily
+# schedule at least, so more than a day (plus slack) without a materialization means trouble.
+FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26), warn_window=timedelta(hours=14)
+)
+analytics_assets = [
+    asset.map_asset_specs(lambda spec: spec.replace_attributes(freshness_policy=FRESHNESS))
+    for asset in (sales_summary, sales_monthly_rollup)
+]
+
 defs = dg.Definitions(
-    assets=[sales_data, sales_summary, sales_monthly_rollup],
+    assets=[sales_data, *analytics_assets],
     asset_checks=[
         check_summary_reconciles_with_sales_data,
         check_summary_values_valid,
@@ -34,8 +47,8 @@ defs = dg.Definitions(
     ],
     jobs=[daily_sales_job],
     schedules=[daily_sales_schedule],
-    sensors=[analytics_automation_sensor],
-    resources=lake_resources(object_store_from_env()),
+    sensors=[analytics_automation_sensor, build_freshness_alert_sensor(analytics_assets)],
+    resources={**lake_resources(object_store_from_env()), "alerts": alert_webhook_from_env()},
     # One process per run: the runs are small and start faster without a subprocess per step.
     executor=dg.in_process_executor,
 )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ingestion.defs.alerts.sensors import run_failure_alert_sensor
 from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
 from ingestion.defs.sales.checks import sales_data_checks
 from ingestion.defs.sales.jobs import sales_ingest_job
@@ -12,17 +13,18 @@ from ingestion.defs.sales.sensors import (
     sales_landing_sensor,
     source_sales_observation_sensor,
 )
-from lakehouse.config import env_int, lake_resources, object_store_from_env
+from lakehouse.config import alert_webhook_from_env, env_int, lake_resources, object_store_from_env
 
 defs = dg.Definitions(
     assets=[source_sales_table, landing_area, sales_data],
     asset_checks=[sales_data_checks],
     jobs=[sales_ingest_job],
     schedules=[sales_ingest_nightly_schedule],
-    sensors=[sales_landing_sensor, source_sales_observation_sensor],
+    sensors=[sales_landing_sensor, source_sales_observation_sensor, run_failure_alert_sensor],
     executor=dg.in_process_executor,
     resources={
         **lake_resources(object_store_from_env()),
+        "alerts": alert_webhook_from_env(),
         "source_db": SourceDatabase(url=dg.EnvVar("INGESTION_SOURCE_DB_URL")),
         "landing_watch": LandingWatch(
             window_days=env_int("INGESTION_LANDING_WINDOW_DAYS", 3),

@@ -10,6 +10,7 @@ import os
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from lakehouse.alerts import AlertWebhook
 from lakehouse.io_manager import LakeIOManager
 from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
 
@@ -18,6 +19,8 @@ LOCAL_ROOT = "LAKEHOUSE_LOCAL_ROOT"
 S3_BUCKET = "LAKEHOUSE_S3_BUCKET"
 S3_ENDPOINT_URL = "LAKEHOUSE_S3_ENDPOINT_URL"
 DOCS_BASE_URL = "LAKEHOUSE_DOCS_BASE_URL"
+ALERT_WEBHOOK_URL = "LAKEHOUSE_ALERT_WEBHOOK_URL"
+UI_BASE_URL = "LAKEHOUSE_UI_BASE_URL"
 
 DEFAULT_DOCS_BASE_URL = "https://example.com/lakehouse/docs"
 
@@ -76,3 +79,12 @@ def docs_url(anchor: str) -> dg.MetadataValue:
     """Link to the operator documentation of an asset (the team's catalog or this README)."""
     base = env_str(DOCS_BASE_URL, DEFAULT_DOCS_BASE_URL).rstrip("/")
     return dg.MetadataValue.url(f"{base}#{anchor}")
+
+
+def alert_webhook_from_env() -> AlertWebhook:
+    """Alerts go to LAKEHOUSE_ALERT_WEBHOOK_URL (may hold a token: read when sending, never
+    stored in definitions) and link to LAKEHOUSE_UI_BASE_URL; with no webhook they are logged."""
+    return AlertWebhook(
+        webhook_url_env=ALERT_WEBHOOK_URL,
+        ui_base_url=env_str(UI_BASE_URL, "http://127.0.0.1:3000"),
+    )

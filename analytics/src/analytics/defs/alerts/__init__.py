@@ -1,0 +1,1 @@
+"""Freshness alerting for analytics' assets."""

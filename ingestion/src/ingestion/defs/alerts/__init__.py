@@ -1,0 +1,1 @@
+"""Operational alerts that watch every code location (declared here, owned by the platform)."""
