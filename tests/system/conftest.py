@@ -47,8 +47,9 @@ def stack(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
-        # The test's days lie up to a week back: list them on every tick.
-        "INGESTION_LANDING_WINDOW_DAYS": "8",
+        # The tests' days lie up to two weeks back: list them on every tick (the hourly sweep
+        # would find them too, but later than the tests wait).
+        "INGESTION_LANDING_WINDOW_DAYS": "14",
         "LAKEHOUSE_ALERT_WEBHOOK_URL": webhook.url,
     }
     with running_stack(env, work, "--seed-days", "0") as (url, log_path):
