@@ -7,9 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
-SRC := lakehouse/src ingestion/src analytics/src deploy/local
+SRC := lakehouse/src ingestion/src analytics/src deploy/local bench
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ images: ## build the three images from the official bases (docker build)
 
 images-offline: ## build local stand-in bases (debootstrap) and the images on them; needs root
 	deploy/images/ci-build.sh
+
+bench: install ## measure validation, sensor ticks vs history, a day and a 90-day backfill (bench/results.json)
+	$(BIN)/python bench/run.py
 
 test: install ## everything CI runs: lint, then each tier, timed
 	@tier() { local name=$$1; shift; local start=$$SECONDS; "$$@"; \

@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 import psycopg
 import pytest
-from native_stack import Stack, wait_until
+from native_stack import Stack, built_images, docker, wait_until
 
 from lakehouse.seed import SeedConfig, store_csv
 from lakehouse.testing import free_port
@@ -32,17 +32,9 @@ from lakehouse.testing import free_port
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES_ENV = ROOT / "build" / "images.env"
 ARTIFACTS = ROOT / "artifacts"
-REQUIRED = os.environ.get("REQUIRE_DOCKER") == "1"
 LONG_RUNNING = ("postgres", "s3", "ingestion", "analytics", "daemon", "webserver")
 DAY = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (REQUIRE_DOCKER=1)")
-    pytest.skip(reason)
 
 
 def _compose_command() -> list[str]:
@@ -67,9 +59,13 @@ class ComposeStack:
     def compose(self, *args: str, timeout: int = 600, check: bool = True) -> str:
         result = subprocess.run(
             [*self.command, "--env-file", str(self.env_file), *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
             env={**os.environ, "COMPOSE_PROJECT_NAME": self.env["COMPOSE_PROJECT_NAME"]},
-        )  # fmt: skip
+        )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"compose {' '.join(args)} failed ({result.returncode}):\n"
@@ -85,21 +81,9 @@ class ComposeStack:
         return self.compose("ps", "-q", service).strip()
 
 
-def _docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
-    try:
-        subprocess.run(["docker", "info"], capture_output=True, check=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        _unavailable("no Docker engine reachable: compose test skipped")
-    if not IMAGES_ENV.is_file():
-        _unavailable("no images built: run deploy/images/build.sh first")
-    images = dict(line.split("=", 1) for line in IMAGES_ENV.read_text().split() if "=" in line)
+    images = built_images("compose test")
 
     def tag(name: str) -> str:
         return images[f"{name}_IMAGE"].rsplit(":", 1)[1]
@@ -118,7 +102,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStac
         ),
         "S3_IMAGE": os.environ.get("COMPOSE_TEST_S3_IMAGE", "lakehouse-local/moto:5"),
         "S3_COMMAND": "moto_server -H 0.0.0.0 -p 9000",
-        "S3_HEALTHCHECK": "python -c \"import urllib.request; "
+        "S3_HEALTHCHECK": 'python -c "import urllib.request; '
         "urllib.request.urlopen('http://localhost:9000/moto-api/')\"",
         "DAGSTER_POSTGRES_PASSWORD": secrets.token_hex(12),
         "SOURCE_DB_READER_PASSWORD": secrets.token_hex(12),
@@ -130,7 +114,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStac
         "POSTGRES_PORT": str(pg_port),
         "SEED_DAYS": "0",
         "INGESTION_LANDING_WINDOW_DAYS": "4",
-    }  # fmt: skip
+    }
     work = tmp_path_factory.mktemp("compose")
     deployment = ComposeStack(
         command=_compose_command(),
@@ -163,15 +147,22 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStac
 
 
 def test_every_service_is_healthy_and_one_shots_succeeded(deployment: ComposeStack) -> None:
-    rows = [json.loads(line) for line in deployment.compose("ps", "-a", "--format", "json")
-            .splitlines() if line.strip()]  # fmt: skip
+    rows = [
+        json.loads(line)
+        for line in deployment.compose("ps", "-a", "--format", "json").splitlines()
+        if line.strip()
+    ]
     state = {row["Service"]: row for row in rows}
     for service in LONG_RUNNING:
         assert state[service]["Health"] == "healthy", state[service]
     for one_shot in ("init", "migrate"):
         assert state[one_shot]["State"] == "exited" and state[one_shot]["ExitCode"] == 0
-    published = {p["PublishedPort"]: p.get("URL") for row in rows
-                 for p in row.get("Publishers") or [] if p.get("PublishedPort")}  # fmt: skip
+    published = {
+        p["PublishedPort"]: p.get("URL")
+        for row in rows
+        for p in row.get("Publishers") or []
+        if p.get("PublishedPort")
+    }
     assert published and set(published.values()) == {"127.0.0.1"}
 
     data = deployment.stack.gql(
@@ -180,22 +171,27 @@ def test_every_service_is_healthy_and_one_shots_succeeded(deployment: ComposeSta
     entries = {e["name"]: e["loadStatus"] for e in data["workspaceOrError"]["locationEntries"]}
     assert entries == {"ingestion": "LOADED", "analytics": "LOADED"}
 
-    images = {s: _docker("inspect", "-f", "{{.Config.Image}}", deployment.container_id(s))
-              for s in ("ingestion", "analytics")}  # fmt: skip
+    images = {
+        s: docker("inspect", "-f", "{{.Config.Image}}", deployment.container_id(s))
+        for s in ("ingestion", "analytics")
+    }
     for service, image in images.items():
-        current = _docker(
+        current = docker(
             "inspect",
             "-f",
             "{{range .Config.Env}}{{println .}}{{end}}",
             deployment.container_id(service),
         )
         assert f"DAGSTER_CURRENT_IMAGE={image}" in current.splitlines()
-    deployment.metrics["memory"] = _docker(
-        "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}",
+    deployment.metrics["memory"] = docker(
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
         *[deployment.container_id(s) for s in LONG_RUNNING],
-    ).splitlines()  # fmt: skip
+    ).splitlines()
     deployment.metrics["image_sizes"] = {
-        name: _docker("image", "inspect", "-f", "{{.Size}}", image)
+        name: docker("image", "inspect", "-f", "{{.Size}}", image)
         for name, image in (("ingestion", images["ingestion"]), ("analytics", images["analytics"]))
     }
 
@@ -234,17 +230,22 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
     day = date.fromisoformat(DAY)
     put_at = time.time()
     deployment.s3.put_object(
-        Bucket=bucket, Key=f"landing/sales/{DAY}/store_001.csv",
+        Bucket=bucket,
+        Key=f"landing/sales/{DAY}/store_001.csv",
         Body=store_csv(SeedConfig(start=day, end=day), day, "store_001"),
-    )  # fmt: skip
+    )
     ingest = wait_until(
         f"sales_ingest_job {DAY} to succeed",
-        lambda: _succeeded(stack, "sales_ingest_job", DAY), deadline=300, every=2,
-    )  # fmt: skip
+        lambda: _succeeded(stack, "sales_ingest_job", DAY),
+        deadline=300,
+        every=2,
+    )
     summary = wait_until(
         f"sales_summary {DAY} to succeed in analytics",
-        lambda: _succeeded(stack, "__ASSET_JOB", DAY), deadline=300, every=2,
-    )  # fmt: skip
+        lambda: _succeeded(stack, "__ASSET_JOB", DAY),
+        deadline=300,
+        every=2,
+    )
     deployment.metrics["put_to_summary_success_seconds"] = round(summary["endTime"] - put_at, 1)
     deployment.metrics["put_to_ingest_success_seconds"] = round(ingest["endTime"] - put_at, 1)
 
@@ -262,7 +263,7 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
     run_id = summary["runId"]
     wait_until(
         "the analytics run container to be removed",
-        lambda: _docker("ps", "-a", "-q", "--filter", f"label=dagster/run_id={run_id}") == "",
+        lambda: docker("ps", "-a", "-q", "--filter", f"label=dagster/run_id={run_id}") == "",
         deadline=120,
     )
     captured = [e for e in _messages(stack, run_id) if e["__typename"] == "LogsCapturedEvent"]
@@ -287,7 +288,7 @@ def test_redeploying_analytics_leaves_the_rest_running_and_can_roll_back(
     original_image = f"{deployment.env['IMAGE_PREFIX']}/analytics:{original_tag}"
     # The "new release": a new tag (a retag stands in for a rebuild) with visibly new metadata.
     new_tag = f"{original_tag}-next"
-    _docker("tag", original_image, f"{deployment.env['IMAGE_PREFIX']}/analytics:{new_tag}")
+    docker("tag", original_image, f"{deployment.env['IMAGE_PREFIX']}/analytics:{new_tag}")
 
     failures: list[str] = []
     stop = threading.Event()
@@ -318,7 +319,7 @@ def test_redeploying_analytics_leaves_the_rest_running_and_can_roll_back(
             lambda: docs_url().startswith("https://docs.new/x"),
             deadline=180,
         )
-        image = _docker("inspect", "-f", "{{.Config.Image}}", deployment.container_id("analytics"))
+        image = docker("inspect", "-f", "{{.Config.Image}}", deployment.container_id("analytics"))
         assert image.endswith(f":{new_tag}")
 
         deployment.write_env(

@@ -6,7 +6,6 @@ missing engine or missing images fails instead.
 """
 
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -15,38 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from native_stack import Stack, wait_until
+from native_stack import Stack, built_images, docker, unavailable, wait_until
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES_ENV = ROOT / "build" / "images.env"
 CANARY = ROOT / "deploy" / "certs" / "zz-build-canary.crt"
-REQUIRED = os.environ.get("REQUIRE_DOCKER") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"{reason} (REQUIRE_DOCKER=1)")
-    pytest.skip(reason)
-
-
-def docker(*args: str, check: bool = True) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr[-2000:]}")
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="module")
 def images() -> dict[str, str]:
-    try:
-        subprocess.run(["docker", "info"], capture_output=True, check=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        _unavailable("no Docker engine reachable: image tests skipped")
-    if not IMAGES_ENV.is_file():
-        _unavailable("no images built: run deploy/images/build.sh first")
-    refs = dict(line.split("=", 1) for line in IMAGES_ENV.read_text().split() if "=" in line)
+    refs = built_images("image tests")
     return {name: refs[f"{name.upper()}_IMAGE"] for name in ("ingestion", "analytics", "dagster")}
 
 
@@ -71,9 +49,15 @@ def deployment(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         for role in ("ingestion", "analytics", "webserver", "daemon")
     }
     env = [
-        "-e", f"DAGSTER_INGESTION_HOST={names['ingestion']}", "-e", "DAGSTER_INGESTION_PORT=4000",
-        "-e", f"DAGSTER_ANALYTICS_HOST={names['analytics']}", "-e", "DAGSTER_ANALYTICS_PORT=4000",
-    ]  # fmt: skip
+        "-e",
+        f"DAGSTER_INGESTION_HOST={names['ingestion']}",
+        "-e",
+        "DAGSTER_INGESTION_PORT=4000",
+        "-e",
+        f"DAGSTER_ANALYTICS_HOST={names['analytics']}",
+        "-e",
+        "DAGSTER_ANALYTICS_PORT=4000",
+    ]
     workspace = ["-v", f"{ROOT / 'workspace.yaml'}:/opt/dagster/app/workspace.yaml:ro"]
     docker("network", "create", network)
     try:
@@ -139,10 +123,18 @@ def test_location_image_becomes_healthy(deployment: dict, location: str) -> None
     # The same check from outside, against the published port.
     port = _published(container, 4000)
     health = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "api", "grpc-health-check",
-         "-h", "127.0.0.1", "-p", str(port)],
-        capture_output=True, check=False,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "api",
+            "grpc-health-check",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        capture_output=True,
+        check=False,
+    )
     assert health.returncode == 0, health.stderr
 
 
@@ -183,7 +175,7 @@ def test_dagster_image_serves_both_locations_and_the_daemon_is_live(deployment: 
 
 def _canary_lines() -> list[bytes]:
     if not CANARY.is_file():
-        _unavailable(f"no canary certificate at {CANARY}: build with deploy/images/ci-build.sh")
+        unavailable(f"no canary certificate at {CANARY}: build with deploy/images/ci-build.sh")
     body = [line for line in CANARY.read_bytes().splitlines() if line and b"-----" not in line]
     return body[1:4]  # distinctive base64 lines of the certificate body
 
