@@ -29,8 +29,7 @@ from ingestion.defs.sales.validation import parse_landing_key, parse_store_file
 from lakehouse.config import lake_resources
 from lakehouse.seed import (
     SeedConfig,
-    create_source_schema,
-    ensure_reader_role,
+    prepare_source_database,
     seed_database,
     seed_landing,
     store_csv,
@@ -95,8 +94,7 @@ def bench_pipeline(work: Path, stores: int, orders: int, backfill_days: int) -> 
     try:
         admin = postgres.create_database("shop")
         with psycopg.connect(admin, autocommit=True) as conn:
-            create_source_schema(conn)
-            ensure_reader_role(conn, "ingestion_reader", None)
+            prepare_source_database(conn, "ingestion_reader", None)
         store = LocalObjectStore(root=str(work / "bucket"))
         end = date(2025, 6, 30)
         config = SeedConfig(

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from lakehouse.seed import SeedConfig, window_ending_yesterday
+from lakehouse.seed import window_ending_yesterday
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -74,7 +74,7 @@ def start_embedded_source_db(seed_days: int) -> Any:
     import psycopg
     from psycopg import sql
 
-    from lakehouse.seed import create_source_schema, ensure_reader_role, seed_database
+    from lakehouse.seed import prepare_source_database
 
     data_dir = var_dir() / "pg"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -87,11 +87,9 @@ def start_embedded_source_db(seed_days: int) -> Any:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SOURCE_DB)))
     shop = f"postgresql://postgres@/{SOURCE_DB}?host={data_dir}"
     with psycopg.connect(shop, autocommit=True) as conn:
-        create_source_schema(conn)
-        ensure_reader_role(conn, READER_ROLE, None)
-        if seed_days > 0:
-            written = seed_database(conn, seed_window(seed_days))
-            log(f"source.sales: {written} online orders for the last {seed_days} days")
+        written = prepare_source_database(conn, READER_ROLE, None, seed_days)
+    if written:
+        log(f"source.sales: {written} online orders for the last {seed_days} days")
     os.environ["INGESTION_SOURCE_DB_URL"] = (
         f"postgresql://{READER_ROLE}@/{SOURCE_DB}?host={data_dir}"
     )
@@ -99,15 +97,11 @@ def start_embedded_source_db(seed_days: int) -> Any:
     return server
 
 
-def seed_window(days: int) -> SeedConfig:
-    return window_ending_yesterday(days)
-
-
 def seed_landing(days: int) -> None:
     from lakehouse.config import object_store_from_env
     from lakehouse.seed import seed_landing as write_files
 
-    keys = write_files(object_store_from_env(), seed_window(days))
+    keys = write_files(object_store_from_env(), window_ending_yesterday(days))
     log(f"landing: {len(keys)} store files for the last {days} days")
 
 

@@ -13,7 +13,7 @@ import pytest
 from native_stack import Stack, running_stack
 
 from lakehouse.pytest_plugin import WebhookReceiver
-from lakehouse.seed import create_source_schema, ensure_reader_role
+from lakehouse.seed import prepare_source_database
 from lakehouse.testing import PostgresServer, S3Server
 
 
@@ -30,8 +30,7 @@ def stack(
     source_name = "shop_system"
     source_admin = postgres.create_database(source_name)
     with psycopg.connect(source_admin, autocommit=True) as conn:
-        create_source_schema(conn)
-        ensure_reader_role(conn, "ingestion_reader", None)
+        prepare_source_database(conn, "ingestion_reader", None)
     bucket = f"lake-{uuid.uuid4().hex[:8]}"
     s3 = s3_server.client()
     s3.create_bucket(Bucket=bucket)

@@ -18,13 +18,7 @@ from collections.abc import Callable
 import psycopg
 
 from lakehouse.config import env_int, env_str, object_store_from_env
-from lakehouse.seed import (
-    create_source_schema,
-    ensure_reader_role,
-    seed_database,
-    seed_landing,
-    window_ending_yesterday,
-)
+from lakehouse.seed import prepare_source_database, seed_landing, window_ending_yesterday
 
 WAIT_SECONDS = 120
 
@@ -58,11 +52,9 @@ def main() -> int:
 
     def prepare_database() -> None:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            create_source_schema(conn)
-            ensure_reader_role(conn, role, password)
-            if seed_days:
-                written = seed_database(conn, window_ending_yesterday(seed_days))
-                log(f"source.sales: {written} demo orders for the last {seed_days} days")
+            written = prepare_source_database(conn, role, password, seed_days)
+        if written:
+            log(f"source.sales: {written} demo orders for the last {seed_days} days")
 
     _retry("source database", prepare_database)
     log(f"source.sales ready, read-only role {role}")

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from lakehouse.seed import create_source_schema, ensure_reader_role
+from lakehouse.seed import prepare_source_database
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
 from lakehouse.testing import PostgresServer, S3Server
 
@@ -35,8 +35,7 @@ def source_db(postgres: PostgresServer) -> Iterator[tuple[str, str]]:
     name = f"shop_{uuid.uuid4().hex[:8]}"
     admin_url = postgres.create_database(name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        create_source_schema(conn)
-        ensure_reader_role(conn, READER_ROLE, None)
+        prepare_source_database(conn, READER_ROLE, None)
     yield admin_url, postgres.url(name, user=READER_ROLE)
 
 

@@ -162,6 +162,16 @@ def seed_database(conn: psycopg.Connection, config: SeedConfig) -> int:
     return len(rows)
 
 
+def prepare_source_database(
+    conn: psycopg.Connection, reader_role: str, reader_password: str | None, seed_days: int = 0
+) -> int:
+    """What every deployment does to the web shop's database: the table, the read-only role
+    ingestion connects as, and optionally ``seed_days`` days of demo orders (rows written)."""
+    create_source_schema(conn)
+    ensure_reader_role(conn, reader_role, reader_password)
+    return seed_database(conn, window_ending_yesterday(seed_days)) if seed_days > 0 else 0
+
+
 def window_ending_yesterday(days: int, seed: int = 7) -> SeedConfig:
     """``days`` UTC days up to and including yesterday, with the default volumes."""
     end = datetime.now(UTC).date() - timedelta(days=1)
