@@ -14,7 +14,7 @@ from native_stack import Stack, running_stack
 
 from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import prepare_source_database
-from lakehouse.testing import PostgresServer, S3Server
+from lakehouse.testing import ADMIN, PostgresServer, S3Server
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +43,8 @@ def stack(
         "LAKEHOUSE_STORAGE": "s3",
         "LAKEHOUSE_S3_BUCKET": bucket,
         "LAKEHOUSE_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": ADMIN.access_key,
+        "AWS_SECRET_ACCESS_KEY": ADMIN.secret_key,
         "AWS_REGION": "us-east-1",
         # The tests' days lie up to two weeks back: list them on every tick (the hourly sweep
         # would find them too, but later than the tests wait).

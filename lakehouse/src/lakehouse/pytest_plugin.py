@@ -1,4 +1,4 @@
-"""Pytest fixtures: a real Postgres server and a real S3 endpoint on loopback, per session.
+"""Pytest fixtures: a real Postgres server and a real S3 server (SeaweedFS) on loopback.
 
 Loaded by the repository's root ``conftest.py``; needs the development dependencies.
 """
@@ -17,7 +17,7 @@ from dagster_aws.s3 import S3Resource
 
 from lakehouse.seed import prepare_source_database
 from lakehouse.storage import LocalObjectStore, S3ObjectStore
-from lakehouse.testing import PostgresServer, S3Server
+from lakehouse.testing import ADMIN, PostgresServer, S3Server
 
 READER_ROLE = "ingestion_reader"
 
@@ -40,8 +40,8 @@ def source_db(postgres: PostgresServer) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    server = S3Server().start()
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("s3")).start()
     yield server
     server.stop()
 
@@ -50,8 +50,8 @@ def s3_server() -> Iterator[S3Server]:
 def s3_store(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3ObjectStore:
     """A new, empty bucket on the loopback S3 endpoint."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": ADMIN.access_key,
+        "AWS_SECRET_ACCESS_KEY": ADMIN.secret_key,
         "AWS_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(name, value)

