@@ -48,7 +48,10 @@ defs = dg.Definitions(
     jobs=[daily_sales_job],
     schedules=[daily_sales_schedule],
     sensors=[analytics_automation_sensor, build_freshness_alert_sensor(analytics_assets)],
-    resources={**lake_resources(object_store_from_env()), "alerts": alert_webhook_from_env()},
+    resources={
+        **lake_resources(object_store_from_env("analytics")),
+        "alerts": alert_webhook_from_env(),
+    },
     # One process per run: the runs are small and start faster without a subprocess per step.
     executor=dg.in_process_executor,
 )

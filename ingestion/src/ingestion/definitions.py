@@ -23,7 +23,7 @@ defs = dg.Definitions(
     sensors=[sales_landing_sensor, source_sales_observation_sensor, run_failure_alert_sensor],
     executor=dg.in_process_executor,
     resources={
-        **lake_resources(object_store_from_env()),
+        **lake_resources(object_store_from_env("ingestion")),
         "alerts": alert_webhook_from_env(),
         "source_db": SourceDatabase(url=dg.EnvVar("INGESTION_SOURCE_DB_URL")),
         "landing_watch": LandingWatch(

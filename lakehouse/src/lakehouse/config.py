@@ -6,6 +6,7 @@ when a run starts) or through the standard AWS variables, so they never appear i
 """
 
 import os
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -51,20 +52,41 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def object_store_from_env() -> ObjectStore:
-    """The bucket both locations share: S3 (any endpoint) or a local folder standing in for it."""
+def s3_credential_variables(location: str) -> tuple[str, str]:
+    """The variables holding a location's own S3 key: ``<LOCATION>_S3_ACCESS_KEY_ID`` and
+    ``<LOCATION>_S3_SECRET_ACCESS_KEY`` (named per location, so one process environment, the run
+    launcher's, can hold every location's key while each run receives only its own)."""
+    prefix = location.upper()
+    return f"{prefix}_S3_ACCESS_KEY_ID", f"{prefix}_S3_SECRET_ACCESS_KEY"
+
+
+def object_store_from_env(location: str | None = None) -> ObjectStore:
+    """The bucket both locations share: S3 (any endpoint) or a local folder standing in for it.
+
+    With S3, a location reads and writes with its own key when ``<LOCATION>_S3_ACCESS_KEY_ID``
+    is set (least privilege: each key reaches only that location's prefixes); otherwise boto3's
+    default chain applies (``AWS_*`` variables, a profile, an instance role).
+    """
     backend = env_str(STORAGE, "local")
     if backend == "local":
         return LocalObjectStore(root=env_str(LOCAL_ROOT, "var"))
     if backend == "s3":
         endpoint = os.environ.get(S3_ENDPOINT_URL, "").strip() or None
+        credentials: dict[str, Any] = {}
+        if location is not None:
+            key_id, secret = s3_credential_variables(location)
+            if os.environ.get(key_id, "").strip():
+                # EnvVar: resolved when a run or tick starts, never written into definitions.
+                credentials = {
+                    "aws_access_key_id": dg.EnvVar(key_id),
+                    "aws_secret_access_key": dg.EnvVar(secret),
+                }
         return S3ObjectStore(
             bucket=env_str(S3_BUCKET),
             s3=S3Resource(
                 endpoint_url=endpoint,
                 region_name=os.environ.get("AWS_REGION") or None,
-                # Credentials come from the standard AWS variables (or an instance role),
-                # read by boto3 at run time, never written into the definitions.
+                **credentials,
             ),
         )
     raise ConfigError(f"environment variable {STORAGE}={backend!r}: expected 'local' or 's3'")

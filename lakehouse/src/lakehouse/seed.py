@@ -143,7 +143,11 @@ def ensure_reader_role(conn: psycopg.Connection, role: str, password: str | None
 
 
 def seed_database(conn: psycopg.Connection, config: SeedConfig) -> int:
-    """Insert (or refresh) the window's online orders; returns the number of rows written."""
+    """Insert the window's demo online orders; returns the number of rows offered.
+
+    Never changes an order that is already there: the table is the web shop's, and demo data
+    must not overwrite a real order that happens to share an id.
+    """
     create_source_schema(conn)
     rows = [row for day in config.days() for row in online_rows(config, day)]
     with conn.cursor() as cur:
@@ -152,10 +156,7 @@ def seed_database(conn: psycopg.Connection, config: SeedConfig) -> int:
             INSERT INTO source.sales
                 (order_id, order_ts, store_id, region, product_id, quantity, unit_price, updated_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (order_id) DO UPDATE SET
-                order_ts = EXCLUDED.order_ts, region = EXCLUDED.region,
-                product_id = EXCLUDED.product_id, quantity = EXCLUDED.quantity,
-                unit_price = EXCLUDED.unit_price, updated_at = EXCLUDED.updated_at
+            ON CONFLICT (order_id) DO NOTHING
             """,
             rows,
         )
@@ -179,11 +180,17 @@ def window_ending_yesterday(days: int, seed: int = 7) -> SeedConfig:
 
 
 def seed_landing(store: ObjectStore, config: SeedConfig) -> list[str]:
-    """Drop one CSV per store per day into the landing area; returns the keys written."""
+    """Drop one CSV per store per day into the landing area; returns the keys written.
+
+    A key that already exists is left alone: a store's real file is the only copy of its data,
+    and demo data must never replace it.
+    """
     keys = []
     for day in config.days():
         for store_id in config.store_ids():
             key = landing_key(day, store_id)
+            if store.exists(key):
+                continue
             store.put(key, store_csv(config, day, store_id))
             keys.append(key)
     return keys
