@@ -8,12 +8,13 @@
 # Dagster image), with "-dirty" when those files have uncommitted changes. A location can so be
 # rolled forward or back on its own: INGESTION_TAG=<older hash> docker compose up -d ingestion.
 #
-# Environment: PYTHON_IMAGE (default python:3.11-slim; lakehouse-local/python:3.11-slim offline),
+# Environment: PYTHON_IMAGE (default: the compose file's pin, see pins.sh; offline
+# lakehouse-local/python:3.11-slim-bookworm),
 # IMAGE_PREFIX (default lakehouse), NO_CACHE=1, ONLY="ingestion analytics dagster" (a subset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 prefix=${IMAGE_PREFIX:-lakehouse}
-python_image=${PYTHON_IMAGE:-python:3.11-slim}
+python_image=${PYTHON_IMAGE:-$(deploy/images/pins.sh | sed -n 's/^PYTHON_IMAGE=//p')}
 cache=(); [ "${NO_CACHE:-0}" = 1 ] && cache=(--no-cache)
 
 set -a

@@ -3,7 +3,8 @@
 #  1. the host's CA bundle goes to deploy/certs/ for the builder stages (git-ignored, removed
 #     again at the end), plus a throwaway canary certificate that the image tests look for in
 #     the final images;
-#  2. local stand-ins for the official bases (build-local-bases.sh), rebuilt from scratch;
+#  2. local stand-ins for the images the compose file pins (build-local-bases.sh), rebuilt from
+#     scratch; their names go to build/stand-ins.env for the compose tests;
 #  3. the product's images on top of them, without the layer cache.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,4 +15,5 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=lakehouse-build-can
   -keyout /dev/null -out deploy/certs/zz-build-canary.crt 2>/dev/null
 
 FORCE=1 NO_CACHE=1 deploy/images/build-local-bases.sh
-PYTHON_IMAGE=${LOCAL_BASE_PREFIX:-lakehouse-local}/python:3.11-slim NO_CACHE=1 deploy/images/build.sh
+PYTHON_IMAGE=${LOCAL_BASE_PREFIX:-lakehouse-local}/python:3.11-slim-bookworm NO_CACHE=1 \
+  deploy/images/build.sh
