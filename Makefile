@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
 SRC := lakehouse/src ingestion/src analytics/src deploy/local bench
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down bench
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down bench compose-plugin env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,13 +35,35 @@ lock: $(BIN)/python ## re-resolve the lockfiles after changing a pyproject.toml 
 dev: install ## run both code servers, the daemon and the webserver on http://127.0.0.1:3000 (Ctrl-C stops)
 	$(BIN)/python deploy/local/stack.py up --seed-days $${SEED_DAYS:-7}
 
-up: ## docker compose: build the images and start the deployment (needs .env: see .env.example)
-	@test -f .env || { echo "cp .env.example .env, then set its passwords and DOCKER_GID"; exit 1; }
-	set -a; eval "$$(deploy/images/tags.sh)"; set +a; docker compose up -d --build --wait
+# The compose deployment's .env (make up ENV_FILE=other.env), and what `up` passes to compose.
+ENV_FILE ?= .env
+COMPOSE_UP_FLAGS ?= --build
+
+compose-plugin: ## make `docker compose` work: installs the dev lock's Compose v2 as your Docker CLI plugin, if none
+	@if docker compose version >/dev/null 2>&1; then \
+	  echo "docker compose $$(docker compose version --short)"; \
+	else \
+	  $(MAKE) --no-print-directory install >/dev/null; \
+	  dir="$${DOCKER_CONFIG:-$$HOME/.docker}/cli-plugins"; mkdir -p "$$dir"; \
+	  install -m 0755 "$$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" "$$dir/docker-compose"; \
+	  echo "installed $$dir/docker-compose: docker compose $$(docker compose version --short)"; \
+	fi
+
+env: ## write .env with random secrets (from .env.example; never overwrites)
+	$(PYTHON) deploy/compose/env.py generate --output $(ENV_FILE)
+
+up: ## docker compose: check .env, build the images and start the deployment
+	$(PYTHON) deploy/compose/env.py check --env-file $(ENV_FILE)
+	@$(MAKE) --no-print-directory compose-plugin
+	set -a; eval "$$(deploy/images/tags.sh)"; set +a; \
+	  docker compose --env-file $(ENV_FILE) up -d $(COMPOSE_UP_FLAGS) --wait
 
 down: ## stop what `make dev` left running, and the compose deployment (its volumes stay)
 	@if [ -x $(BIN)/python ]; then $(BIN)/python deploy/local/stack.py down; fi
-	@if [ -f .env ] && docker info >/dev/null 2>&1; then docker compose down; fi
+	@if [ -f $(ENV_FILE) ] && docker info >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory compose-plugin >/dev/null; \
+	  docker compose --env-file $(ENV_FILE) --profile '*' down; \
+	fi
 
 lint: install ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
@@ -67,7 +89,7 @@ test-images: install ## docker tier: the images and the compose deployment (skip
 images: ## build the three images from the official bases (docker build)
 	deploy/images/build.sh
 
-images-offline: ## build local stand-in bases (debootstrap) and the images on them; needs root
+images-offline: ## build stand-ins of the pinned bases (debootstrap, PyPI) and the images on them; needs root
 	deploy/images/ci-build.sh
 
 bench: install ## measure validation, sensor ticks vs history, a day and a 90-day backfill (bench/results.json)

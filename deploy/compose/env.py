@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The compose deployment's .env: write one with random secrets, or check one before `up`.
+
+    python3 deploy/compose/env.py generate [--output .env]    # make env
+    python3 deploy/compose/env.py check [--env-file .env]     # make up runs it first
+
+.env.example is the template and the list of secrets: every variable assigned an empty value
+there is a secret that must be set (compose itself refuses to start while most of them are
+empty). `generate` copies the template with each of those filled by a random value (and
+DOCKER_GID by the Docker socket's group); it never overwrites an existing file. `check` refuses
+a missing or empty secret, a value that looks like a placeholder ("change-me", "example"...), a
+short one, one reused for two secrets, characters that break URLs or .env parsing, and a
+DOCKER_GID that is not the socket's group. Standard library only: it runs before `make install`.
+"""
+
+import argparse
+import os
+import re
+import secrets
+import stat
+import string
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / ".env.example"
+SOCKET = Path("/var/run/docker.sock")
+MIN_LENGTH = 16
+PLACEHOLDER_WORDS = ("change", "placeholder", "example", "replace", "secret", "password", "xxx")
+# Only needed when the profile that uses it is active (COMPOSE_PROFILES).
+PROFILE_ONLY = {"SEAWEEDFS_JWT_SIGNING_KEY": "bundled-s3"}
+# Postgres passwords end up in connection URLs; S3 secrets from AWS contain "/" and "+".
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+S3_SECRET_SAFE = re.compile(r"[A-Za-z0-9._~/+=-]+")
+ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+
+
+def parse(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (comments and blank lines skipped, surrounding quotes removed)."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = ASSIGNMENT.match(line.strip())
+        if match:
+            values[match.group(1)] = match.group(2).strip().strip("'\"")
+    return values
+
+
+def required_secrets(template: Path = TEMPLATE) -> list[str]:
+    """The variables .env.example leaves empty: the secrets every .env must set."""
+    return [name for name, value in parse(template).items() if value == ""]
+
+
+def _random_value(name: str) -> str:
+    if name == "DOCKER_GID":
+        if not SOCKET.exists() or not stat.S_ISSOCK(SOCKET.stat().st_mode):
+            raise SystemExit(f"no Docker socket at {SOCKET}: set DOCKER_GID by hand")
+        return str(SOCKET.stat().st_gid)
+    if name.endswith("_ACCESS_KEY_ID"):
+        # Shaped like an AWS access key id: upper-case letters and digits.
+        return "LH" + "".join(
+            secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18)
+        )
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+
+
+def generate(output: Path, template: Path = TEMPLATE) -> None:
+    if output.exists():
+        raise SystemExit(f"{output} exists; not overwriting it (check it with: make up)")
+    secret_names = set(required_secrets(template))
+    lines = []
+    for line in template.read_text().splitlines():
+        match = ASSIGNMENT.match(line.strip())
+        if match and match.group(1) in secret_names:
+            line = f"{match.group(1)}={_random_value(match.group(1))}"
+        lines.append(line)
+    output.write_text("\n".join(lines) + "\n")
+    output.chmod(0o600)
+    print(f"wrote {output} with {len(secret_names)} generated values (mode 600; never commit it)")  # noqa: T201
+
+
+def problems(env_file: Path, template: Path = TEMPLATE) -> list[str]:
+    """Everything wrong with ``env_file``, each naming the variable; empty when it is usable."""
+    if not env_file.is_file():
+        return [f"{env_file} does not exist: run `make env` to write one with random secrets"]
+    values = parse(env_file)
+    profiles = {p.strip() for p in values.get("COMPOSE_PROFILES", "").split(",") if p.strip()}
+    found: list[str] = []
+    seen: dict[str, str] = {}
+    for name in required_secrets(template):
+        profile = PROFILE_ONLY.get(name)
+        if profile and profile not in profiles:
+            continue
+        value = values.get(name, "")
+        if not value:
+            found.append(f"{name} is empty")
+            continue
+        if name == "DOCKER_GID":
+            if not value.isdigit():
+                found.append(f"DOCKER_GID={value!r} is not a group id")
+            elif SOCKET.exists() and int(value) != SOCKET.stat().st_gid:
+                found.append(
+                    f"DOCKER_GID={value} but {SOCKET} belongs to group {SOCKET.stat().st_gid}"
+                )
+            continue
+        lowered = value.lower()
+        if any(word in lowered for word in PLACEHOLDER_WORDS):
+            found.append(f"{name} looks like a placeholder, not a secret")
+        elif len(value) < MIN_LENGTH:
+            found.append(f"{name} is shorter than {MIN_LENGTH} characters")
+        pattern = S3_SECRET_SAFE if name.startswith("S3_") else URL_SAFE
+        if not pattern.fullmatch(value):
+            found.append(f"{name} has characters outside {pattern.pattern}")
+        if value in seen:
+            found.append(f"{name} reuses the value of {seen[value]}: each secret needs its own")
+        seen.setdefault(value, name)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="write a .env with random secrets")
+    gen.add_argument("--output", type=Path, default=ROOT / ".env")
+    chk = sub.add_parser("check", help="refuse missing, placeholder or weak secrets")
+    chk.add_argument(
+        "--env-file", type=Path, default=Path(os.environ.get("ENV_FILE", ROOT / ".env"))
+    )
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        generate(args.output)
+        return 0
+    found = problems(args.env_file)
+    for problem in found:
+        print(f"{args.env_file}: {problem}", file=sys.stderr)  # noqa: T201
+    if found:
+        hint = "fix them, or start from fresh secrets: mv .env .env.old && make env"
+        print(hint, file=sys.stderr)  # noqa: T201
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
