@@ -7,7 +7,8 @@ from datetime import date
 import psycopg
 import pytest
 
-from lakehouse.seed import CSV_HEADER, SeedConfig, seed_database, seed_landing, store_csv
+from lakehouse.landing import CSV_COLUMNS
+from lakehouse.seed import SeedConfig, seed_database, seed_landing, store_csv
 
 CONFIG = SeedConfig(
     start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=25, online_orders=10
@@ -24,7 +25,7 @@ def test_same_seed_same_bytes_and_different_seed_differs() -> None:
 def test_store_file_follows_the_landing_contract() -> None:
     day = date(2024, 3, 2)
     rows = list(csv.reader(io.StringIO(store_csv(CONFIG, day, "store_002").decode())))
-    assert tuple(rows[0]) == CSV_HEADER
+    assert tuple(rows[0]) == CSV_COLUMNS
     body = rows[1:]
     assert len(body) == 25
     assert len({r[0] for r in body}) == 25

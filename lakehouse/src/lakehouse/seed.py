@@ -21,10 +21,9 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from lakehouse.landing import CSV_COLUMNS, landing_key
 from lakehouse.storage import ObjectStore
 
-LANDING_PREFIX = "landing/sales/"
-CSV_HEADER = ("order_id", "order_ts", "store_id", "region", "product_id", "quantity", "unit_price")
 REGIONS = ("north", "south", "east", "west", "central")
 ONLINE_STORE = "online"
 
@@ -49,10 +48,6 @@ class SeedConfig:
 
     def store_ids(self) -> list[str]:
         return [f"store_{n:03d}" for n in range(1, self.stores + 1)]
-
-
-def landing_key(day: date, store_id: str) -> str:
-    return f"{LANDING_PREFIX}{day.isoformat()}/{store_id}.csv"
 
 
 def _product(rng: random.Random, products: int) -> tuple[str, Decimal]:
@@ -90,7 +85,7 @@ def store_rows(config: SeedConfig, day: date, store_id: str) -> list[tuple[objec
 def store_csv(config: SeedConfig, day: date, store_id: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
+    writer.writerow(CSV_COLUMNS)
     for row in store_rows(config, day, store_id):
         order_id, ts, store, region, product_id, quantity, price = row
         assert isinstance(ts, datetime)
