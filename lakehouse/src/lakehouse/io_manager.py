@@ -7,7 +7,9 @@ partition still gets its own object, and a later one-day run rewrites only that 
 """
 
 import io
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -36,20 +38,35 @@ class LakeIOManager(dg.ConfigurableIOManager):
         frame.write_parquet(buffer, compression="zstd", statistics=True)
         self.store.put(key, buffer.getvalue())
 
+    def _sink(self, key: str, frame: pl.LazyFrame) -> None:
+        # Streamed to a local file and uploaded from it: a day of any size never sits in
+        # memory whole, and readers see the old object until the new one is complete.
+        with tempfile.TemporaryDirectory(prefix="lake-") as tmp:
+            path = Path(tmp) / "object.parquet"
+            frame.sink_parquet(path, compression="zstd", statistics=True)
+            self.store.put_file(key, path)
+
     def handle_output(
         self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None
     ) -> None:
         if obj is None:
             return
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         asset_key = context.asset_key
-        if not context.has_asset_partitions:
-            self._write(lake_key(self.prefix, asset_key, None), frame)
+        single = (
+            lake_key(self.prefix, asset_key, None)
+            if not context.has_asset_partitions
+            else lake_key(self.prefix, asset_key, context.asset_partition_keys[0])
+            if len(context.asset_partition_keys) == 1
+            else None
+        )
+        if single is not None:
+            if isinstance(obj, pl.LazyFrame):
+                self._sink(single, obj)
+            else:
+                self._write(single, obj)
             return
+        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         partition_keys = list(context.asset_partition_keys)
-        if len(partition_keys) == 1:
-            self._write(lake_key(self.prefix, asset_key, partition_keys[0]), frame)
-            return
         column = (context.definition_metadata or {}).get(PARTITION_EXPR)
         if not column:
             raise dg.Failure(
@@ -136,6 +153,7 @@ _POLARS_TYPES: dict[str, pl.DataType] = {
     "float": pl.Float64(),
     "decimal(12,2)": pl.Decimal(12, 2),
     "decimal(18,2)": pl.Decimal(18, 2),
+    "decimal(38,2)": pl.Decimal(38, 2),
 }
 
 

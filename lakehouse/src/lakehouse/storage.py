@@ -7,6 +7,7 @@ they talk to. The backend is chosen by configuration (:mod:`lakehouse.config`).
 
 import hashlib
 import os
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
@@ -36,12 +37,26 @@ class ObjectStore(dg.ConfigurableResource, ABC):
         """Every object whose key starts with ``prefix``, in key order."""
 
     @abstractmethod
+    def list_folder(self, prefix: str) -> tuple[list[str], list[ObjectInfo]]:
+        """One level under ``prefix`` (which ends in '/'): the sub-folder prefixes, each ending
+        in '/', and the objects directly in it (S3: a listing with delimiter '/')."""
+
+    @abstractmethod
     def get(self, key: str) -> bytes:
         """The object's content; raises ``KeyError`` naming the key if it does not exist."""
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> ObjectInfo:
         """Store ``data`` under ``key`` (replacing any previous object atomically)."""
+
+    @abstractmethod
+    def download(self, key: str, destination: Path) -> ObjectInfo:
+        """Copy the object to a local file without holding it in memory; returns what was read
+        (its ETag is that of the bytes copied, even if the object changes meanwhile)."""
+
+    @abstractmethod
+    def put_file(self, key: str, source: Path) -> ObjectInfo:
+        """Store a local file under ``key`` without reading it into memory."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -63,6 +78,30 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ETags of local files by (path, size, mtime): listing the landing folder on every sensor tick
+# must not re-read every file of the history. Bounded; a miss only costs one read.
+_ETAG_CACHE: dict[tuple[str, int, int], str] = {}
+_ETAG_CACHE_LIMIT = 500_000
+
+
+def _local_etag(path: Path, stat: os.stat_result) -> str:
+    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    etag = _ETAG_CACHE.get(cache_key)
+    if etag is None:
+        if len(_ETAG_CACHE) >= _ETAG_CACHE_LIMIT:
+            _ETAG_CACHE.clear()
+        etag = _ETAG_CACHE[cache_key] = _md5_file(path)
+    return etag
+
+
 class LocalObjectStore(ObjectStore):
     """A folder standing in for the bucket: key ``a/b.csv`` is the file ``<root>/a/b.csv``.
 
@@ -79,15 +118,19 @@ class LocalObjectStore(ObjectStore):
 
     def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
         root = Path(self.root)
-        # Walk only the deepest folder the prefix names, so listing one day's prefix does not
-        # touch the rest of the history.
-        folder_part = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        # Walk only what the prefix can match (the deepest folder it names, and there only the
+        # entries starting with its last part), so listing one day or one month does not touch
+        # the rest of the history.
+        folder_part, _, partial = prefix.rpartition("/")
         start = root / folder_part
         if not start.is_dir():
             return
         found: list[str] = []
         for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            top = dirpath == str(start)
+            dirnames[:] = [
+                d for d in dirnames if not d.startswith(".") and (not top or d.startswith(partial))
+            ]
             for name in filenames:
                 if name.startswith("."):  # in-flight temporary files
                     continue
@@ -95,8 +138,30 @@ class LocalObjectStore(ObjectStore):
                 if key.startswith(prefix):
                     found.append(key)
         for key in sorted(found):
-            data = (root / key).read_bytes()
-            yield ObjectInfo(key=key, etag=_md5(data), size=len(data))
+            path = root / key
+            try:
+                stat = path.stat()
+                yield ObjectInfo(key=key, etag=_local_etag(path, stat), size=stat.st_size)
+            except FileNotFoundError:  # deleted while listing, as S3 may show it or not
+                continue
+
+    def list_folder(self, prefix: str) -> tuple[list[str], list[ObjectInfo]]:
+        folder = Path(self.root) / prefix.rstrip("/")
+        if not folder.is_dir():
+            return [], []
+        folders, objects = [], []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                folders.append(f"{prefix}{entry.name}/")
+            else:
+                stat = entry.stat()
+                path = Path(entry.path)
+                objects.append(
+                    ObjectInfo(f"{prefix}{entry.name}", _local_etag(path, stat), stat.st_size)
+                )
+        return folders, objects
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -114,6 +179,23 @@ class LocalObjectStore(ObjectStore):
             handle.write(data)
         os.replace(tmp, path)
         return ObjectInfo(key=key, etag=_md5(data), size=len(data))
+
+    def download(self, key: str, destination: Path) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            shutil.copyfile(path, destination)
+        except FileNotFoundError:
+            raise KeyError(f"no object {self.uri(key)}") from None
+        return ObjectInfo(key=key, etag=_md5_file(destination), size=destination.stat().st_size)
+
+    def put_file(self, key: str, source: Path) -> ObjectInfo:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".", dir=path.parent)
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+        return ObjectInfo(key=key, etag=_md5_file(path), size=path.stat().st_size)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -147,6 +229,18 @@ class S3ObjectStore(ObjectStore):
                     key=item["Key"], etag=item["ETag"].strip('"'), size=int(item["Size"])
                 )
 
+    def list_folder(self, prefix: str) -> tuple[list[str], list[ObjectInfo]]:
+        paginator = self._client().get_paginator("list_objects_v2")
+        folders: list[str] = []
+        objects: list[ObjectInfo] = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+            objects.extend(
+                ObjectInfo(key=i["Key"], etag=i["ETag"].strip('"'), size=int(i["Size"]))
+                for i in page.get("Contents", [])
+            )
+        return folders, objects
+
     def get(self, key: str) -> bytes:
         client = self._client()
         try:
@@ -158,6 +252,24 @@ class S3ObjectStore(ObjectStore):
     def put(self, key: str, data: bytes) -> ObjectInfo:
         response = self._client().put_object(Bucket=self.bucket, Key=key, Body=data)
         return ObjectInfo(key=key, etag=response["ETag"].strip('"'), size=len(data))
+
+    def download(self, key: str, destination: Path) -> ObjectInfo:
+        client = self._client()
+        try:
+            response = client.get_object(Bucket=self.bucket, Key=key)
+        except client.exceptions.NoSuchKey:
+            raise KeyError(f"no object {self.uri(key)}") from None
+        with destination.open("wb") as handle:
+            shutil.copyfileobj(response["Body"], handle, 1 << 20)
+        return ObjectInfo(
+            key=key, etag=response["ETag"].strip('"'), size=destination.stat().st_size
+        )
+
+    def put_file(self, key: str, source: Path) -> ObjectInfo:
+        # Multipart above boto3's threshold: a large lake object never sits in memory whole.
+        self._client().upload_file(str(source), self.bucket, key)
+        head = self._client().head_object(Bucket=self.bucket, Key=key)
+        return ObjectInfo(key=key, etag=head["ETag"].strip('"'), size=int(head["ContentLength"]))
 
     def exists(self, key: str) -> bool:
         response = self._client().list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
