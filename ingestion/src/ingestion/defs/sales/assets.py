@@ -1,25 +1,40 @@
 """Ingestion's assets: the two external sources, and ``sales_data`` landed from both."""
 
-from collections import Counter
+import resource
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from ingestion.defs.sales.checks import SALES_DATA_CHECKS, evaluate_sales_data
 from ingestion.defs.sales.partitions import daily_partitions
 from ingestion.defs.sales.resources import SourceDatabase
 from ingestion.defs.sales.validation import (
     COLUMN_DESCRIPTIONS,
-    LANDING_PREFIX,
     SALES_SCHEMA,
     LandingFileError,
-    LandingPathError,
     RowError,
-    parse_landing_key,
-    parse_store_file,
+    show,
+    validate_store_file,
 )
 from lakehouse.config import docs_url
 from lakehouse.io_manager import PARTITION_EXPR, table_schema
+from lakehouse.landing import (
+    CSV_COLUMNS,
+    KEY_LAYOUT,
+    LANDING_PREFIX,
+    MAX_QUANTITY,
+    MAX_UNIT_PRICE,
+    LandingPath,
+    Stray,
+    classify_key,
+    day_prefix,
+)
 from lakehouse.storage import ObjectStore
 
 # Runs that query the operational database share this pool; its limit (dagster.yaml, or
@@ -51,21 +66,30 @@ source_sales_table = dg.AssetSpec(
 landing_area = dg.AssetSpec(
     key=["s3", "landing", "sales"],
     description=(
-        "Where stores drop one CSV per store per day: "
-        "`landing/sales/<YYYY-MM-DD>/<store_id>.csv`, header "
-        "`order_id,order_ts,store_id,region,product_id,quantity,unit_price`. Not produced by "
-        "Dagster; `sales_landing_sensor` notices new and corrected files."
+        f"Where stores drop one CSV per store per day: `{KEY_LAYOUT}`, header "
+        f"`{','.join(CSV_COLUMNS)}`. Not produced by Dagster; `sales_landing_sensor` notices "
+        "new, corrected and removed files, however late."
     ),
     group_name="sources",
     owners=["team:stores"],
     kinds={"s3", "csv"},
     metadata={
         "prefix": LANDING_PREFIX,
-        "layout": f"{LANDING_PREFIX}<YYYY-MM-DD>/<store_id>.csv",
-        "rules": "order_ts ISO 8601 on the path's day (UTC); quantity >= 1; unit_price >= 0",
+        "layout": KEY_LAYOUT,
+        "rules": (
+            "one line per (order_id, product_id); order_ts ISO 8601 on the path's day (UTC); "
+            f"1 <= quantity <= {MAX_QUANTITY:,}; 0 <= unit_price <= {MAX_UNIT_PRICE:,}, "
+            "2 decimals; other keys under the prefix are skipped"
+        ),
         "docs": docs_url("s3-landing-sales"),
     },
 )
+
+
+# A store's line identical to a web-shop line in all of these is the store's copy of a web order
+# (click and collect): the web shop's line wins and the copy is dropped, counted and listed.
+COPY_KEY = ["order_id", "order_ts", "product_id", "quantity", "unit_price"]
+LISTED = 20  # rows shown in metadata tables (counts are always complete)
 
 
 def _online_rows(online: pl.DataFrame) -> pl.DataFrame:
@@ -75,48 +99,67 @@ def _online_rows(online: pl.DataFrame) -> pl.DataFrame:
     ).select(list(SALES_SCHEMA))
 
 
-def _failure(day: date, errors: list[RowError], files: int, bad_files: int) -> dg.Failure:
+def _table(records: list[dict[str, Any]], columns: dict[str, str]) -> dg.MetadataValue:
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(r) for r in records],
+        schema=dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in columns.items()]),
+    )
+
+
+ERROR_COLUMNS = {
+    "file": "string",
+    "row": "int",
+    "column": "string",
+    "expected": "string",
+    "got": "string",
+}
+
+
+def _failure(day: date, errors: list[RowError], counts: dict[str, int], files: int) -> dg.Failure:
     shown = "\n".join(f"- {e}" for e in errors)
+    summary = ", ".join(f"{key} ({n} error{'s' if n != 1 else ''})" for key, n in counts.items())
     return dg.Failure(
         description=(
-            f"sales_data {day.isoformat()}: {bad_files} of {files} landing file(s) rejected; "
-            f"nothing was written for this day and the files were left where they are. Fix and "
-            f"re-upload the file(s) to run the day again.\n{shown}"
+            f"sales_data {day.isoformat()}: {len(counts)} of {files} landing file(s) rejected: "
+            f"{summary}. Nothing was written for this day and the files were left where they "
+            f"are. Fix and re-upload the file(s) to run the day again.\n{shown}"
         ),
         metadata={
-            "errors": dg.MetadataValue.table(
-                records=[
-                    dg.TableRecord(
-                        {
-                            "file": e.key,
-                            "row": e.row,
-                            "column": e.column,
-                            "expected": e.expected,
-                            "got": e.got,
-                        }
-                    )
+            "errors": _table(
+                [
+                    {
+                        "file": e.key,
+                        "row": e.row,
+                        "column": e.column,
+                        "expected": e.expected,
+                        "got": e.got,
+                    }
                     for e in errors
                 ],
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("file", "string"),
-                        dg.TableColumn("row", "int"),
-                        dg.TableColumn("column", "string"),
-                        dg.TableColumn("expected", "string"),
-                        dg.TableColumn("got", "string"),
-                    ]
-                ),
-            )
+                ERROR_COLUMNS,
+            ),
+            "errors_per_file": dg.MetadataValue.json(counts),
         },
         # A bad file stays bad on retry: fail once, clearly, and wait for a corrected upload.
         allow_retries=False,
     )
 
 
+def _unreadable(key: str, exc: Exception) -> LandingFileError:
+    # Anything else the parser raises is still about this file's bytes, never transient.
+    detail = show(f"{type(exc).__name__}: {exc}")
+    return LandingFileError(key, [RowError(key, 0, "(file)", "a CSV file polars can read", detail)])
+
+
+def _peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[source_sales_table, landing_area],
     io_manager_key="lake_io_manager",
+    check_specs=SALES_DATA_CHECKS,
     pool=SOURCE_DB_POOL,
     # Transient S3 or database errors (timeouts, restarts) are retried with backoff; bad
     # input raises a Failure that forbids retries.
@@ -134,74 +177,143 @@ def _failure(day: date, errors: list[RowError], files: int, bad_files: int) -> d
 )
 def sales_data(
     context: dg.AssetExecutionContext, source_db: SourceDatabase, object_store: ObjectStore
-) -> pl.DataFrame:
-    """Every order of one UTC day, from both channels, validated and deduplicated.
+) -> Iterator[dg.AssetCheckResult | dg.Output[pl.LazyFrame]]:
+    """Every order line of one UTC day, from both channels, validated, audited, then published.
 
-    Grain: one row per order_id. Sources: the web shop's `source.sales` rows whose order_ts
-    falls on the day, plus every store file under `landing/sales/<day>/`. A malformed file
-    fails the day (naming file, row and column) and writes nothing; other days are unaffected.
-    Stored as parquet at `lake/sales_data/<day>.parquet`.
+    Grain: one row per order line (store_id, order_id, product_id); nothing is deduplicated
+    away except a store's exact copy of a web-shop line (counted and listed). Sources: the web
+    shop's `source.sales` rows whose order_ts falls on the day, plus every store file under
+    `landing/sales/<day>/` (other keys there are skipped and listed). A malformed file fails
+    the day (naming file, row and column) and writes nothing; other days are unaffected.
+    Write-audit-publish: files are validated and staged on local disk, the blocking checks run
+    on the staged day, and `lake/sales_data/<day>.parquet` is written only if they all pass.
+    Memory stays bounded by streaming each file through polars.
     """
     day = date.fromisoformat(context.partition_key)
     online = _online_rows(source_db.online_orders(day))
+    web_lines = online.select(COPY_KEY).lazy()
 
-    frames = [online]
-    errors: list[RowError] = []
-    files_read: list[dg.TableRecord] = []
-    listed = list(object_store.list_objects(f"{LANDING_PREFIX}{day.isoformat()}/"))
-    bad_files = 0
+    listed = list(object_store.list_objects(day_prefix(day)))
+    files: list[tuple[LandingPath, str]] = []
+    strays: list[Stray] = []
     for info in listed:
-        try:
-            path = parse_landing_key(info.key)
-            frame = parse_store_file(path, object_store.get(info.key))
-        except LandingPathError as exc:
-            bad_files += 1
-            errors.append(RowError(info.key, 0, "(path)", "<YYYY-MM-DD>/<store_id>.csv", str(exc)))
-            continue
-        except LandingFileError as exc:
-            bad_files += 1
-            errors.extend(exc.errors)
-            continue
-        frames.append(frame)
-        files_read.append(
-            dg.TableRecord({"file": info.key, "etag": info.etag, "rows": frame.height})
-        )
-    if errors:
-        raise _failure(day, errors, len(listed), bad_files)
+        classified = classify_key(info.key)
+        if isinstance(classified, Stray):
+            strays.append(classified)
+            context.log.warning(f"skipped (not a store file): {classified}")
+        elif classified.day != day:  # cannot happen under the day's prefix; kept strict
+            strays.append(Stray(info.key, f"belongs to {classified.day}, not {day}"))
+        else:
+            files.append((classified, info.etag))
 
-    combined = pl.concat(frames, how="vertical")
-    # The web shop's row wins over a store's copy of the same order; then files in key order.
-    deduplicated = combined.unique(subset="order_id", keep="first", maintain_order=True).sort(
-        "order_id"
-    )
-    rows_per_source = Counter(deduplicated["source"].to_list())
-    first, last = deduplicated["order_ts"].min(), deduplicated["order_ts"].max()
-    context.add_output_metadata(
-        {
-            "dagster/row_count": deduplicated.height,
-            "dagster/column_schema": table_schema(deduplicated.schema, COLUMN_DESCRIPTIONS),
-            "date_range": f"{first!s} … {last!s}" if deduplicated.height else "no orders",
-            "rows_online": rows_per_source.get(ONLINE_SOURCE, 0),
-            "rows_from_files": deduplicated.height - rows_per_source.get(ONLINE_SOURCE, 0),
-            "rows_per_source": dict(sorted(rows_per_source.items())),
-            "duplicates_dropped": combined.height - deduplicated.height,
-            "files_read": dg.MetadataValue.table(
-                records=files_read,
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("file", "string"),
-                        dg.TableColumn("etag", "string"),
-                        dg.TableColumn("rows", "int"),
-                    ]
+    staging = Path(tempfile.mkdtemp(prefix=f"sales_data-{day}-"))
+    try:
+        errors: list[RowError] = []
+        errors_per_file: dict[str, int] = {}
+        staged: list[Path] = []
+        files_read: list[dict[str, Any]] = []
+        copies: list[dict[str, Any]] = []
+        copies_dropped = 0
+        for n, (path, _) in enumerate(files):
+            local = staging / f"{n:05d}.csv"
+            got = object_store.download(path.key, local)  # transient errors: retried
+            try:
+                try:
+                    parsed = staging / f"{n:05d}.all.parquet"
+                    validate_store_file(path, local).sink_parquet(parsed)
+                    target = staging / f"{n:05d}.parquet"
+                    valid = pl.scan_parquet(parsed)
+                    valid.join(web_lines, on=COPY_KEY, how="anti", nulls_equal=True).sink_parquet(
+                        target
+                    )
+                    counted, copied = pl.collect_all(
+                        [
+                            pl.scan_parquet(target).select(pl.len()),
+                            valid.join(web_lines, on=COPY_KEY, how="semi", nulls_equal=True).select(
+                                "order_id", "product_id"
+                            ),
+                        ],
+                        engine="streaming",
+                    )
+                    parsed.unlink()
+                except LandingFileError:
+                    raise
+                except Exception as exc:
+                    raise _unreadable(path.key, exc) from exc
+            except LandingFileError as exc:
+                errors.extend(exc.errors)
+                errors_per_file[path.key] = exc.total
+                continue
+            finally:
+                local.unlink(missing_ok=True)
+            staged.append(target)
+            kept = int(counted.item())
+            files_read.append({"file": path.key, "etag": got.etag, "rows": kept + copied.height})
+            copies_dropped += copied.height
+            copies.extend(
+                {"file": path.key, "order_id": r["order_id"], "product_id": r["product_id"]}
+                for r in copied.head(max(0, LISTED - len(copies))).iter_rows(named=True)
+            )
+        if errors:
+            raise _failure(day, errors[:LISTED], errors_per_file, len(files))
+
+        day_frame = pl.concat([online.lazy(), *(pl.scan_parquet(p) for p in staged)])
+        outcomes = evaluate_sales_data(day_frame)
+        failed = [o for o in outcomes if not o.passed]
+        if failed:
+            for outcome in outcomes:
+                yield outcome.result()
+            raise dg.Failure(
+                description=(
+                    f"sales_data {day.isoformat()} was not published: blocking check(s) failed: "
+                    + "; ".join(str(o) for o in failed)
+                    + ". The lake keeps the day's last version that passed (if any), so nothing "
+                    "downstream is built from these rows. Fix the source rows and rerun the day."
                 ),
-            ),
-            "owner": OWNER,
-            "docs": docs_url("sales_data"),
-        }
-    )
-    context.log.info(
-        f"sales_data {day}: {deduplicated.height} orders "
-        f"({rows_per_source.get(ONLINE_SOURCE, 0)} online, {len(files_read)} store files, "
-        f"{combined.height - deduplicated.height} duplicates dropped)"
-    )
-    return deduplicated
+                metadata={"failed_checks": dg.MetadataValue.json([o.name for o in failed])},
+                allow_retries=False,
+            )
+
+        summary = day_frame.select(
+            pl.len().alias("rows"),
+            (pl.col("source") == ONLINE_SOURCE).sum().alias("online"),
+            pl.col("order_ts").min().alias("first"),
+            pl.col("order_ts").max().alias("last"),
+        ).collect(engine="streaming")
+        rows, rows_online = int(summary["rows"][0]), int(summary["online"][0])
+        first, last = summary["first"][0], summary["last"][0]
+        context.log.info(
+            f"sales_data {day}: {rows} order lines ({rows_online} online, {len(files_read)} store "
+            f"files, {copies_dropped} store copies of web orders dropped, {len(strays)} stray "
+            f"keys skipped)"
+        )
+        yield dg.Output(
+            day_frame,
+            metadata={
+                "dagster/row_count": rows,
+                "date_range": f"{first!s} … {last!s}" if rows else "no orders",
+                "rows_online": rows_online,
+                "rows_from_files": rows - rows_online,
+                "files_read": _table(
+                    files_read, {"file": "string", "etag": "string", "rows": "int"}
+                ),
+                "store_copies_of_web_orders_dropped": copies_dropped,
+                "store_copies_of_web_orders": _table(
+                    copies, {"file": "string", "order_id": "string", "product_id": "string"}
+                ),
+                "skipped_keys": _table(
+                    [{"key": s.key, "reason": s.reason} for s in strays[:LISTED]],
+                    {"key": "string", "reason": "string"},
+                ),
+                "skipped_keys_count": len(strays),
+                "peak_rss_mib": dg.MetadataValue.float(_peak_rss_mib()),
+                "owner": OWNER,
+                "docs": docs_url("sales_data"),
+            },
+        )
+        # Recorded after the materialization they audited, so Dagster ties them to it (and
+        # analytics' automation sees this day's blocking checks as passed).
+        for outcome in outcomes:
+            yield outcome.result()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
