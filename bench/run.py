@@ -24,9 +24,10 @@ from analytics.defs.sales.assets import sales_data as sales_data_spec
 from analytics.defs.sales.assets import sales_summary
 from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
 from ingestion.defs.sales.resources import SourceDatabase
-from ingestion.defs.sales.sensors import LandingWatch, plan_tick
-from ingestion.defs.sales.validation import parse_landing_key, parse_store_file
+from ingestion.defs.sales.sensors import DIGEST_TAG, DayState, LandingWatch, plan_tick
+from ingestion.defs.sales.validation import parse_store_file
 from lakehouse.config import lake_resources
+from lakehouse.landing import LandingPath
 from lakehouse.seed import (
     SeedConfig,
     prepare_source_database,
@@ -58,7 +59,7 @@ def bench_validation(rows: int, repeat: int) -> dict[str, object]:
     day = date(2024, 3, 1)
     config = SeedConfig(start=day, end=day, orders_per_store=rows)
     data = store_csv(config, day, "store_001")
-    path = parse_landing_key(f"landing/sales/{day}/store_001.csv")
+    path = LandingPath(f"landing/sales/{day}/store_001.csv", day, "store_001")
     result = measure(lambda: parse_store_file(path, data), repeat)
     return {**result, "rows": rows, "rows_per_s": round(rows / result["median_s"])}
 
@@ -73,12 +74,15 @@ def bench_sensor(work: Path, days: int, stores: int, repeat: int) -> dict[str, o
         ),
     )
     now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    watch = LandingWatch(window_days=3, sweep_interval_seconds=3600)
-    first = plan_tick(store, None, now, watch)  # the first tick sweeps everything
+    watch = LandingWatch(window_days=3)
+    runs: dict[str, DayState] = {}
+    first = plan_tick(store, None, now, watch, runs.get)  # the first tick sweeps everything
+    for request in first.run_requests:
+        runs[request.partition_key or ""] = DayState(1, request.tags[DIGEST_TAG])
     cursor = first.cursor.dump()
     later = now + timedelta(minutes=1)
-    window = measure(lambda: plan_tick(store, cursor, later, watch), repeat)
-    sweep = measure(lambda: plan_tick(store, cursor, now + timedelta(hours=2), watch), repeat)
+    window = measure(lambda: plan_tick(store, cursor, later, watch, runs.get), repeat)
+    sweep = window
     return {
         "files": days * stores,
         "days": days,

@@ -1,16 +1,35 @@
-"""Sensors of ingestion: new store files in the landing area, and the source table's state.
+"""Sensors of ingestion: store files in the landing area, and the source table's state.
 
-``sales_landing_sensor`` keeps a tick's cost bounded by the recent window, not by history:
-it lists only the day prefixes of the last ``window_days`` days, and lists the whole landing
-prefix only every ``sweep_interval_seconds`` to catch very late files. Its cursor remembers the
-(file, ETag) pairs handled per recent day and a digest per older day. A day runs again when its
-set of files or any file's ETag changes; the run key is the day plus every (file, ETag) pair, so
-a repeated tick can never start a duplicate run and a corrected re-upload always starts one.
+``sales_landing_sensor`` runs a day again whenever the set of its files (store -> ETag) differs
+from the set its last landing run was requested for: a new file, a correction, a return to an
+earlier version (A -> B -> A), a removal, a removal and re-upload. The same set never runs
+twice: run keys are ``<day>#<generation>:<digest>``, where the digest names the exact set of
+file versions in 16 hex digits and the generation counts the day's changes, so a key has the
+same small size for 5 stores or 5,000 and never comes back for a later change.
+
+Where the state lives: the generation and digest of each landing run are tags on the run, so
+the Dagster instance is the record of what each day was last run for. The cursor holds only
+what keeps ticks cheap, bounded whatever the number of stores: the state of the recent
+window's days, one digest per month of history, and where the rolling sweep stands (the
+daemon writes the cursor into every tick row, so it must stay small).
+
+What a tick costs: one listing per day of the recent window (``window_days`` before today and
+today), plus a rolling sweep of the older history in month slices, for at most
+``sweep_budget_ms`` per tick (at least one month). A month whose listing digest has not changed
+since the last visit costs nothing more; a changed month looks up its days' last landing run in
+the instance. So a very late file is found within one sweep cycle: one tick while the history
+is small, a few ticks at 100,000 objects (BENCHMARKS.md).
+
+Keys under the prefix that are not a store's daily file (folder markers, ``README.txt``,
+``X.CSV``, sub-folders, days that are not ``YYYY-MM-DD``) are strays: skipped and logged here
+exactly as ``sales_data`` skips them.
 """
 
+import calendar
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,33 +41,82 @@ from ingestion.defs.sales.assets import landing_area, source_sales_table
 from ingestion.defs.sales.jobs import sales_ingest_job
 from ingestion.defs.sales.partitions import daily_partitions
 from ingestion.defs.sales.resources import SourceDatabase
-from ingestion.defs.sales.validation import LANDING_PREFIX, LandingPathError, parse_landing_key
+from lakehouse.landing import (
+    LANDING_PREFIX,
+    LandingPath,
+    Stray,
+    classify_key,
+    day_prefix,
+    parse_day,
+)
 from lakehouse.storage import ObjectInfo, ObjectStore
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
+DIGEST_CHARS = 16
+TRIGGER_TAG = "ingestion/trigger"
+GENERATION_TAG = "ingestion/landing_generation"
+DIGEST_TAG = "ingestion/landing_digest"
+FILES_TAG = "ingestion/files"
 
 
 class LandingWatch(dg.ConfigurableResource):
-    """How far back each tick looks, and how often the whole landing area is swept."""
+    """How far back every tick looks, and how much time each tick may spend on older history."""
 
     window_days: int = Field(default=3, ge=0, description="Days before today listed each tick.")
-    sweep_interval_seconds: int = Field(
-        default=3600, ge=0, description="Seconds between full listings of the landing prefix."
+    sweep_budget_ms: int = Field(
+        default=1000,
+        ge=0,
+        description="Milliseconds per tick for the rolling sweep of older months (at least one "
+        "month is listed per tick).",
     )
 
 
-def _digest(files: Mapping[str, str]) -> str:
-    text = "\n".join(f"{name}@{etag}" for name, etag in sorted(files.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+def files_digest(files: Mapping[str, str]) -> str:
+    """The exact set of file versions of a day (store id -> ETag), in a fixed-size name."""
+    text = "\n".join(f"{store}@{etag}" for store, etag in sorted(files.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_CHARS]
+
+
+@dataclass(frozen=True)
+class DayState:
+    """What a day's last landing run was requested for."""
+
+    generation: int
+    digest: str
+
+
+History = Callable[[str], DayState | None]
+
+
+def instance_history(instance: dg.DagsterInstance) -> History:
+    """The last landing run of a day, read from the instance's run tags (one indexed query)."""
+
+    def last_requested(day: str) -> DayState | None:
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=sales_ingest_job.name,
+                tags={"dagster/partition": day, TRIGGER_TAG: "landing"},
+            ),
+            limit=1,
+        )
+        if not records:
+            return None
+        tags = records[0].dagster_run.tags
+        try:
+            return DayState(int(tags[GENERATION_TAG]), tags[DIGEST_TAG])
+        except (KeyError, ValueError):  # a landing run from before run keys carried these
+            return DayState(0, "")
+
+    return last_requested
 
 
 @dataclass
 class LandingCursor:
-    """What the sensor has handled: pairs for recent days, one digest per older day."""
+    """What keeps ticks cheap: recent days' states, a digest per older month, the sweep's place."""
 
-    recent: dict[str, dict[str, str]] = field(default_factory=dict)
-    older: dict[str, str] = field(default_factory=dict)
-    swept_at: float = 0.0
+    recent: dict[str, DayState] = field(default_factory=dict)
+    months: dict[str, str] = field(default_factory=dict)
+    sweep_next: str = ""  # the month the sweep lists next; "" starts a new cycle
 
     @classmethod
     def load(cls, raw: str | None) -> "LandingCursor":
@@ -59,106 +127,202 @@ class LandingCursor:
             if data.get("v") != CURSOR_VERSION:
                 return cls()
             return cls(
-                recent={d: dict(f) for d, f in data.get("recent", {}).items()},
-                older=dict(data.get("older", {})),
-                swept_at=float(data.get("swept_at", 0.0)),
+                recent={d: DayState(int(g), str(h)) for d, (g, h) in data["recent"].items()},
+                months={str(m): str(h) for m, h in data["months"].items()},
+                sweep_next=str(data.get("next", "")),
             )
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, KeyError):
             return cls()
 
     def dump(self) -> str:
         return json.dumps(
             {
                 "v": CURSOR_VERSION,
-                "recent": self.recent,
-                "older": self.older,
-                "swept_at": self.swept_at,
+                "recent": {d: [s.generation, s.digest] for d, s in sorted(self.recent.items())},
+                "months": dict(sorted(self.months.items())),
+                "next": self.sweep_next,
             },
-            sort_keys=True,
             separators=(",", ":"),
         )
-
-    def is_handled(self, day: str, files: Mapping[str, str]) -> bool:
-        if day in self.recent:
-            return self.recent[day] == dict(files)
-        return self.older.get(day) == _digest(files)
-
-    def mark(self, day: str, files: Mapping[str, str]) -> None:
-        self.older.pop(day, None)
-        self.recent[day] = dict(files)
-
-    def compact(self, oldest_recent_day: str) -> None:
-        for day in [d for d in self.recent if d < oldest_recent_day]:
-            self.older[day] = _digest(self.recent.pop(day))
 
 
 @dataclass
 class TickPlan:
     run_requests: list[dg.RunRequest]
     cursor: LandingCursor
-    unmappable: list[str]  # "key: reason"
+    strays: list[Stray]
     waiting: list[str]  # keys for a day that has not ended yet
-    swept: bool
     prefixes_listed: int
+    months_swept: list[str]
+    cycle_completed: bool
+    history_lookups: int
 
 
 def window_days(today: date, days: int) -> list[date]:
     return [today - timedelta(days=n) for n in range(days, -1, -1)]
 
 
-def plan_tick(
-    store: ObjectStore, raw_cursor: str | None, now: datetime, watch: LandingWatch
-) -> TickPlan:
-    """Decide one tick: which days to run, and the cursor to keep (no side effects)."""
-    cursor = LandingCursor.load(raw_cursor)
-    now_ts = now.timestamp()
-    sweep = now_ts - cursor.swept_at >= watch.sweep_interval_seconds
-    today = now.astimezone(UTC).date()
-    if sweep:
-        listings: Iterable[ObjectInfo] = store.list_objects(LANDING_PREFIX)
-        prefixes = 1
-    else:
-        days = window_days(today, watch.window_days)
-        listings = (info for day in days for info in store.list_objects(f"{LANDING_PREFIX}{day}/"))
-        prefixes = len(days)
+def month_days(month: str) -> list[date]:
+    year, number = int(month[:4]), int(month[5:7])
+    return [date(year, number, d) for d in range(1, calendar.monthrange(year, number)[1] + 1)]
 
-    with dg.partition_loading_context(effective_dt=now):
-        last_partition = daily_partitions.get_last_partition_key()
-    first_partition = daily_partitions.get_first_partition_key()
-    by_day: dict[str, dict[str, str]] = {}
-    unmappable: list[str] = []
-    waiting: list[str] = []
-    for info in listings:
-        try:
-            path = parse_landing_key(info.key)
-        except LandingPathError as exc:
-            unmappable.append(str(exc))
-            continue
-        day = path.day.isoformat()
-        if first_partition is None or day < first_partition:
-            unmappable.append(f"{info.key}: {day} is before the first partition {first_partition}")
-        elif last_partition is None or day > last_partition:
-            waiting.append(info.key)  # the day's partition opens when the day ends (UTC)
+
+def months_between(first: date, last: date) -> list[str]:
+    months, year, number = [], first.year, first.month
+    while (year, number) <= (last.year, last.month):
+        months.append(f"{year:04d}-{number:02d}")
+        year, number = (year + 1, 1) if number == 12 else (year, number + 1)
+    return months
+
+
+def _split(listing: Iterable[ObjectInfo]) -> tuple[dict[date, dict[str, str]], list[Stray]]:
+    by_day: dict[date, dict[str, str]] = {}
+    strays: list[Stray] = []
+    for info in listing:
+        classified = classify_key(info.key)
+        if isinstance(classified, LandingPath):
+            by_day.setdefault(classified.day, {})[classified.store_id] = info.etag
         else:
-            by_day.setdefault(day, {})[path.store_id] = info.etag
+            strays.append(classified)
+    return by_day, strays
 
-    requests = []
-    for day, files in sorted(by_day.items()):
-        if cursor.is_handled(day, files):
-            continue
-        pairs = ",".join(f"{store_id}@{etag}" for store_id, etag in sorted(files.items()))
-        requests.append(
+
+class _Planner:
+    def __init__(self, cursor: LandingCursor, history: History) -> None:
+        self.cursor = cursor
+        self.history = history
+        self.requests: list[dg.RunRequest] = []
+        self.lookups = 0
+
+    def last(self, day: str) -> DayState | None:
+        self.lookups += 1
+        return self.history(day)
+
+    def decide(self, day: str, files: Mapping[str, str], state: DayState | None) -> DayState | None:
+        """Request a run when the day's files differ from what it last ran for."""
+        digest = files_digest(files)
+        if state is not None and state.digest == digest:
+            return state
+        if state is None and not files:
+            return None  # never had files, has none: the nightly schedule covers the day
+        generation = (state.generation if state else 0) + 1
+        self.requests.append(
             dg.RunRequest(
-                run_key=f"{day}:{pairs}",
+                run_key=f"{day}#{generation}:{digest}",
                 partition_key=day,
-                tags={"ingestion/trigger": "landing", "ingestion/files": str(len(files))},
+                tags={
+                    TRIGGER_TAG: "landing",
+                    FILES_TAG: str(len(files)),
+                    GENERATION_TAG: str(generation),
+                    DIGEST_TAG: digest,
+                },
             )
         )
-        cursor.mark(day, files)
-    if sweep:
-        cursor.swept_at = now_ts
-    cursor.compact(min(window_days(today, watch.window_days)).isoformat())
-    return TickPlan(requests, cursor, unmappable, waiting, sweep, prefixes)
+        return DayState(generation, digest)
+
+
+def plan_tick(
+    store: ObjectStore,
+    raw_cursor: str | None,
+    now: datetime,
+    watch: LandingWatch,
+    history: History,
+    clock: Callable[[], float] = time.monotonic,
+) -> TickPlan:
+    """Decide one tick: which days to run, and the cursor to keep (no side effects)."""
+    started = clock()
+    cursor = LandingCursor.load(raw_cursor)
+    planner = _Planner(cursor, history)
+    today = now.astimezone(UTC).date()
+    with dg.partition_loading_context(effective_dt=now):
+        last_key = daily_partitions.get_last_partition_key()
+    first = date.fromisoformat(daily_partitions.get_first_partition_key() or "2024-01-01")
+    last = date.fromisoformat(last_key) if last_key else first - timedelta(days=1)
+    strays: list[Stray] = []
+    waiting: list[str] = []
+    listed = 0
+
+    # The recent window, every tick: the cursor says what each day last ran for.
+    window = window_days(today, watch.window_days)
+    recent: dict[str, DayState] = {}
+    for day in window:
+        objects = list(store.list_objects(day_prefix(day)))
+        listed += 1
+        by_day, day_strays = _split(objects)
+        strays.extend(day_strays)
+        files = by_day.get(day, {})
+        if day > last:
+            waiting.extend(f"{day_prefix(day)}{store_id}.csv" for store_id in sorted(files))
+            continue
+        if day < first:
+            strays.extend(
+                Stray(f"{day_prefix(day)}{s}.csv", f"{day} is before the first partition {first}")
+                for s in files
+            )
+            continue
+        key = day.isoformat()
+        state = cursor.recent[key] if key in cursor.recent else planner.last(key)
+        decided = planner.decide(key, files, state)
+        if decided is not None:
+            recent[key] = decided
+    cursor.recent = recent
+
+    # The rolling sweep of older history, month by month, within the budget.
+    months = months_between(first, min(last, window[0] - timedelta(days=1)))
+    swept: list[str] = []
+    cycle_completed = False
+    if months:
+        if cursor.sweep_next not in months:
+            cursor.sweep_next = months[0]
+        if cursor.sweep_next == months[0]:
+            # Start of a cycle: keys directly under the prefix, and folders that are no day.
+            folders, objects = store.list_folder(LANDING_PREFIX)
+            listed += 1
+            strays.extend(Stray(o.key, "not in a <YYYY-MM-DD>/ folder") for o in objects)
+            strays.extend(
+                Stray(f, f"{f[len(LANDING_PREFIX) : -1]!r} is not a day (YYYY-MM-DD)")
+                for f in folders
+                if parse_day(f[len(LANDING_PREFIX) : -1]) is None
+            )
+        budget = watch.sweep_budget_ms / 1000
+        position = months.index(cursor.sweep_next)
+        while position < len(months):
+            month = months[position]
+            objects = list(store.list_objects(f"{LANDING_PREFIX}{month}-"))
+            listed += 1
+            by_day, month_strays = _split(objects)
+            strays.extend(month_strays)
+            older = {d: f for d, f in by_day.items() if first <= d < window[0]}
+            digest = files_digest(
+                {f"{d}/{s}": e for d, files in older.items() for s, e in files.items()}
+            )[:12]
+            if cursor.months.get(month) != digest:
+                for day in month_days(month):
+                    if first <= day < window[0] and day <= last:
+                        planner.decide(
+                            day.isoformat(), older.get(day, {}), planner.last(day.isoformat())
+                        )
+                cursor.months[month] = digest
+            swept.append(month)
+            position += 1
+            if clock() - started >= budget:
+                break
+        cycle_completed = position >= len(months)
+        cursor.sweep_next = months[0] if cycle_completed else months[position]
+        cursor.months = {m: h for m, h in cursor.months.items() if m in months}
+    return TickPlan(
+        run_requests=planner.requests,
+        cursor=cursor,
+        strays=list({s.key: s for s in strays}.values()),  # a window day is swept too
+        waiting=waiting,
+        prefixes_listed=listed,
+        months_swept=swept,
+        cycle_completed=cycle_completed,
+        history_lookups=planner.lookups,
+    )
+
+
+MAX_LOGGED = 20
 
 
 @dg.sensor(
@@ -166,33 +330,50 @@ def plan_tick(
     minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Starts sales_data for a day when a store file lands or is corrected under "
-        "landing/sales/<day>/. Lists the recent window each tick and sweeps the whole prefix "
-        "hourly for very late files; files that map to no partition are logged by key."
+        "Starts sales_data for a day whenever the set of its store files under "
+        "landing/sales/<day>/ changes (new, corrected, reverted, removed), however late: the "
+        "recent window every tick, older months in a rolling sweep with a per-tick budget. "
+        "Keys that are not a store's daily file are logged and skipped."
     ),
 )
 def sales_landing_sensor(
     context: dg.SensorEvaluationContext, object_store: ObjectStore, landing_watch: LandingWatch
 ) -> dg.SensorResult:
-    plan = plan_tick(object_store, context.cursor, datetime.now(UTC), landing_watch)
-    for problem in plan.unmappable:
-        context.log.warning(f"cannot map to a partition: {problem}")
-    if plan.waiting:
-        context.log.info(f"{len(plan.waiting)} file(s) wait for their day to end: {plan.waiting}")
-    context.log.info(
-        f"listed {plan.prefixes_listed} prefix(es){' (full sweep)' if plan.swept else ''}; "
-        f"{len(plan.run_requests)} day(s) to run"
+    plan = plan_tick(
+        object_store,
+        context.cursor,
+        datetime.now(UTC),
+        landing_watch,
+        instance_history(context.instance),
     )
-    events = []
+    if plan.strays:
+        shown = "; ".join(str(s) for s in plan.strays[:MAX_LOGGED])
+        more = (
+            f" (and {len(plan.strays) - MAX_LOGGED} more)" if len(plan.strays) > MAX_LOGGED else ""
+        )
+        context.log.warning(
+            f"skipped {len(plan.strays)} key(s) that are no store file: {shown}{more}"
+        )
+    if plan.waiting:
+        context.log.info(
+            f"{len(plan.waiting)} file(s) wait for their day to end: {plan.waiting[:MAX_LOGGED]}"
+        )
+    swept = ", ".join(plan.months_swept) or "no month"
+    context.log.info(
+        f"listed {plan.prefixes_listed} prefix(es); swept {swept}"
+        f"{' (cycle complete)' if plan.cycle_completed else ''}; "
+        f"{plan.history_lookups} run lookup(s); {len(plan.run_requests)} day(s) to run"
+    )
+    events: list[dg.AssetObservation] = []
     if plan.run_requests:
         events.append(
             dg.AssetObservation(
                 asset_key=landing_area.key,
                 metadata={
-                    "days_with_new_files": dg.MetadataValue.json(
+                    "days_with_changed_files": dg.MetadataValue.json(
                         [r.partition_key for r in plan.run_requests]
                     ),
-                    "unmappable_files": len(plan.unmappable),
+                    "stray_keys": len(plan.strays),
                 },
             )
         )
