@@ -4,9 +4,10 @@ Analytics never imports ingestion; these frames are built from the contract's co
 """
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -44,6 +45,15 @@ def _land(store: ObjectStore, config: SeedConfig) -> dict[str, pl.DataFrame]:
         store.put(f"lake/sales_data/{day.isoformat()}.parquet", buffer.getvalue())
         frames[day.isoformat()] = frame.select(list(SALES_DATA_COLUMNS))
     return frames
+
+
+@pytest.fixture(scope="session")
+def instance() -> Iterator[dg.DagsterInstance]:
+    """One instance with a reference (schedule contexts need one) for the whole session: an
+    instance disposed mid-session lingers in Dagster's definitions-loading context and breaks
+    later materializations. Tests using it work on days of their own."""
+    with dg.instance_for_test() as instance:
+        yield instance
 
 
 @pytest.fixture

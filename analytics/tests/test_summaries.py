@@ -33,10 +33,11 @@ D1, D2 = date(2024, 3, 1), date(2024, 3, 2)
 Landing = Callable[[ObjectStore, SeedConfig], dict[str, pl.DataFrame]]
 
 
-def _sales(*rows: tuple[str, date, str, str, int, str]) -> pl.LazyFrame:
+def _sales(*rows: tuple[str, date, str, str, int, str], store: str = "store_001") -> pl.LazyFrame:
     return pl.DataFrame(
-        [(o, d, r, p, q, Decimal(u)) for o, d, r, p, q, u in rows],
+        [(store, o, d, r, p, q, Decimal(u)) for o, d, r, p, q, u in rows],
         schema={
+            "store_id": pl.String(),
             "order_id": pl.String(),
             "order_date": pl.Date(),
             "region": pl.String(),
@@ -64,6 +65,38 @@ def test_summary_counts_orders_units_and_revenue_per_day_region_product() -> Non
         (D1, "south", "sku-2", 1, 3, Decimal("30.00")),
         (D2, "north", "sku-1", 1, 1, Decimal("2.25")),
     ]
+
+
+def test_an_order_is_a_store_and_an_id_and_may_hold_several_products() -> None:
+    # Order 1001 with two products at one store, and another store's own order 1001.
+    lines = pl.concat(
+        [
+            _sales(
+                ("1001", D1, "north", "sku-1", 2, "10.00"),
+                ("1001", D1, "north", "sku-2", 1, "199.00"),
+            ),
+            _sales(("1001", D1, "north", "sku-1", 1, "5.00"), store="store_002"),
+        ]
+    )
+    out = summarize(lines).collect()
+    assert out.select("product_id", "orders", "units", "revenue").rows() == [
+        ("sku-1", 2, 3, Decimal("25.00")),
+        ("sku-2", 1, 1, Decimal("199.00")),
+    ]
+    assert out["revenue"].sum() == Decimal("224.00")
+
+
+def test_sums_at_the_contracts_bounds_do_not_overflow() -> None:
+    # 200,000 lines at the largest quantity and price the landing contract admits.
+    lines = (
+        _sales(("x", D1, "north", "sku-1", 1_000_000, "9999999999.99"))
+        .collect()
+        .sample(200_000, with_replacement=True)
+        .lazy()
+    )
+    out = summarize(lines).collect()
+    assert out["revenue"][0] == Decimal("1999999999998000000000.00")
+    assert rollup_months(summarize(lines)).collect()["revenue"][0] == out["revenue"][0]
 
 
 def test_rollup_sums_days_into_months() -> None:
@@ -105,14 +138,33 @@ def test_rollup_mismatch_names_the_month_and_region_that_changed() -> None:
 
 
 @pytest.mark.parametrize("hour", [1, 13])
-def test_both_schedule_ticks_target_the_previous_utc_day(hour: int) -> None:
+def test_both_schedule_ticks_target_the_previous_utc_day(
+    hour: int, instance: dg.DagsterInstance
+) -> None:
     tick = datetime(2024, 3, 5, hour, tzinfo=UTC)
-    context = dg.build_schedule_context(scheduled_execution_time=tick)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="sales_data", partition="2024-03-04")
+    )
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
     request = daily_sales_schedule(context)
     assert isinstance(request, dg.RunRequest)
     assert request.partition_key == "2024-03-04"
     assert daily_sales_schedule.cron_schedule == "0 1,13 * * *"
     assert daily_sales_schedule.execution_timezone == "UTC"
+
+
+def test_the_schedule_skips_a_day_sales_data_does_not_hold(instance: dg.DagsterInstance) -> None:
+    # sales_data publishes a day only when its blocking checks pass: no materialization means
+    # the day failed them (or never ran), and there is nothing to build from.
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="sales_data", partition="2024-05-09")
+    )
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2024, 5, 11, 1, tzinfo=UTC)
+    )
+    skipped = daily_sales_schedule(context)
+    assert isinstance(skipped, dg.SkipReason)
+    assert "sales_data 2024-05-10 is not in the lake" in (skipped.skip_message or "")
 
 
 CONFIG = SeedConfig(

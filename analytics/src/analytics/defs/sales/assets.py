@@ -18,7 +18,10 @@ from lakehouse.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_EXPR, table
 OWNER = "team:analytics"
 
 # The columns of sales_data that analytics reads, with their types: the contract's other side.
+# sales_data has one row per order line (store_id, order_id, product_id); an order is
+# (store_id, order_id), since each store numbers its own orders.
 SALES_DATA_COLUMNS: dict[str, pl.DataType] = {
+    "store_id": pl.String(),
     "order_id": pl.String(),
     "order_date": pl.Date(),
     "region": pl.String(),
@@ -33,19 +36,23 @@ sales_data = dg.AssetSpec(
     description="Owned by the ingestion location; read here from the lake by key.",
 ).with_io_manager_key("lake_io_manager")
 
+# Revenue sums are decimal(38, 2): with the landing contract's bounds a line is below 1e16, so
+# no realistic volume of lines can overflow them (decimal(18, 2) could, for one backfill run).
+REVENUE = pl.Decimal(38, 2)
+
 SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "order_date": pl.Date(),
     "region": pl.String(),
     "product_id": pl.String(),
     "orders": pl.Int64(),
     "units": pl.Int64(),
-    "revenue": pl.Decimal(18, 2),
+    "revenue": REVENUE,
 }
 SUMMARY_DESCRIPTIONS = {
     "order_date": "UTC day; the partition.",
     "region": "Sales region.",
     "product_id": "Product SKU.",
-    "orders": "Distinct orders that include the product.",
+    "orders": "Distinct orders (store_id, order_id) that include the product.",
     "units": "Units sold (sum of quantity).",
     "revenue": "Sum of quantity x unit_price.",
 }
@@ -55,7 +62,7 @@ ROLLUP_SCHEMA: dict[str, pl.DataType] = {
     "region": pl.String(),
     "orders": pl.Int64(),
     "units": pl.Int64(),
-    "revenue": pl.Decimal(18, 2),
+    "revenue": REVENUE,
     "days_with_sales": pl.Int64(),
 }
 ROLLUP_DESCRIPTIONS = {
@@ -73,11 +80,11 @@ def summarize(sales: pl.LazyFrame) -> pl.LazyFrame:
     return (
         sales.group_by("order_date", "region", "product_id")
         .agg(
-            pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
+            pl.struct("store_id", "order_id").n_unique().cast(pl.Int64).alias("orders"),
             pl.col("quantity").sum().cast(pl.Int64).alias("units"),
-            (pl.col("quantity") * pl.col("unit_price"))
+            (pl.col("quantity").cast(REVENUE) * pl.col("unit_price").cast(REVENUE))
             .sum()
-            .cast(pl.Decimal(18, 2))
+            .cast(REVENUE)
             .alias("revenue"),
         )
         .sort("order_date", "region", "product_id")
@@ -93,7 +100,7 @@ def rollup_months(summary: pl.LazyFrame) -> pl.LazyFrame:
         .agg(
             pl.col("orders").sum().cast(pl.Int64),
             pl.col("units").sum().cast(pl.Int64),
-            pl.col("revenue").sum().cast(pl.Decimal(18, 2)),
+            pl.col("revenue").sum().cast(REVENUE),
             pl.col("order_date").n_unique().cast(pl.Int64).alias("days_with_sales"),
         )
         .sort("month", "region")
