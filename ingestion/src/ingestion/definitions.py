@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from ingestion.defs.alerts.sensors import run_failure_alert_sensor
+from ingestion.defs.alerts.sensors import run_failure_alert_sensor, tick_failure_alert_sensor
 from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
-from ingestion.defs.sales.checks import sales_data_checks
 from ingestion.defs.sales.jobs import sales_ingest_job
 from ingestion.defs.sales.resources import SourceDatabase
 from ingestion.defs.sales.schedules import sales_ingest_nightly_schedule
@@ -17,10 +16,14 @@ from lakehouse.config import alert_webhook_from_env, env_int, lake_resources, ob
 
 defs = dg.Definitions(
     assets=[source_sales_table, landing_area, sales_data],
-    asset_checks=[sales_data_checks],
     jobs=[sales_ingest_job],
     schedules=[sales_ingest_nightly_schedule],
-    sensors=[sales_landing_sensor, source_sales_observation_sensor, run_failure_alert_sensor],
+    sensors=[
+        sales_landing_sensor,
+        source_sales_observation_sensor,
+        run_failure_alert_sensor,
+        tick_failure_alert_sensor,
+    ],
     executor=dg.in_process_executor,
     resources={
         **lake_resources(object_store_from_env("ingestion")),
@@ -28,7 +31,7 @@ defs = dg.Definitions(
         "source_db": SourceDatabase(url=dg.EnvVar("INGESTION_SOURCE_DB_URL")),
         "landing_watch": LandingWatch(
             window_days=env_int("INGESTION_LANDING_WINDOW_DAYS", 3),
-            sweep_interval_seconds=env_int("INGESTION_LANDING_SWEEP_SECONDS", 3600),
+            sweep_budget_ms=env_int("INGESTION_LANDING_SWEEP_BUDGET_MS", 1000),
         ),
     },
 )

@@ -69,6 +69,10 @@ class AlertWebhook(dg.ConfigurableResource):
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
 
+    def instigator_url(self, location: str, kind: str, name: str) -> str:
+        """The UI page of a sensor or schedule (``kind``: "sensor" or "schedule")."""
+        return f"{self.ui_base_url.rstrip('/')}/locations/{location}/{kind}s/{name}"
+
     def asset_url(self, asset_key: dg.AssetKey) -> str:
         return f"{self.ui_base_url.rstrip('/')}/assets/{'/'.join(asset_key.path)}"
 
