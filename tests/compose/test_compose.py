@@ -32,7 +32,7 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from compose_files import ROOT, clean_environ, generated_env, stand_in_images
+from compose_files import ROOT, clean_environ, generated_env, stand_in_images, write_env
 from native_stack import Stack, built_images, docker, unavailable, wait_until
 
 from lakehouse import s3_access
@@ -265,18 +265,26 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStac
 
     project = f"lakehouse-test-{uuid.uuid4().hex[:6]}"
     work = tmp_path_factory.mktemp("compose")
+    # As README's offline path says: `make env`, then the stand-ins' names appended.
     env_file = generated_env(
         work / ".env",
+        **stand_ins,
         COMPOSE_PROJECT_NAME=project,
         DAGSTER_RUN_NETWORK=project,
         IMAGE_PREFIX=images["INGESTION_IMAGE"].split("/", 1)[0],
-        POSTGRES_IMAGE=os.environ.get("COMPOSE_TEST_POSTGRES_IMAGE", stand_ins["POSTGRES_IMAGE"]),
-        S3_IMAGE=os.environ.get("COMPOSE_TEST_S3_IMAGE", stand_ins["S3_IMAGE"]),
         DAGSTER_WEBSERVER_PORT=str(free_port()),
         S3_PORT=str(free_port()),
         POSTGRES_PORT=str(free_port()),
         INGESTION_LANDING_WINDOW_DAYS="4",
     )
+    # Another image of the same releases, e.g. the official ones where a registry is reachable.
+    overrides = {
+        name: os.environ[f"COMPOSE_TEST_{name}"]
+        for name in ("POSTGRES_IMAGE", "S3_IMAGE")
+        if os.environ.get(f"COMPOSE_TEST_{name}")
+    }
+    if overrides:
+        write_env(env_file, overrides)
     env = dict(
         line.split("=", 1)
         for line in env_file.read_text().splitlines()

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,16 @@ def test_policy_renders_the_same_grants_for_seaweedfs_and_aws() -> None:
         "arn:aws:s3:::b/lake/sales_summary/*",
         "arn:aws:s3:::b/lake/sales_monthly_rollup/*",
     ]
+
+
+def test_policy_cli_prints_the_iam_policy_the_readme_shows() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lakehouse.s3_access", "aws-policy", "sales-lake", "ingestion"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == s3_access.aws_iam_policy("sales-lake", "ingestion")
+    readme = (ROOT / "README.md").read_text()
+    shown = readme[readme.index("```json", readme.index("Using your own S3")) + 7 :]
+    assert json.loads(shown[: shown.index("```")]) == json.loads(result.stdout)

@@ -86,6 +86,10 @@ def test_seaweedfs_stand_in_is_the_pinned_release_and_build(
     assert config["WorkingDir"] == "/data"
     assert _run(image, "id", "-u") == "1000"
     assert _run(image, "wget", "--version")  # the health check's tool
+    # pip ran in a builder stage with the build's CA bundle: none of it reaches this image.
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+    assert "certs" not in history and "ca-bundle" not in history
+    assert _run(image, "ls", "-A", "/tmp") == ""
 
 
 def test_python_stand_in_is_the_pinned_minor_on_the_same_debian(
