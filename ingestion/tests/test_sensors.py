@@ -1,7 +1,9 @@
 """The landing sensor: every change of a day's files runs the day once, however late, and ticks
 stay cheap and small whatever the number of stores or the length of history."""
 
+import secrets
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
@@ -23,9 +25,12 @@ from ingestion.defs.sales.sensors import (
     sales_landing_sensor,
 )
 from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from lakehouse.testing import PostgresServer
 
 NOW = datetime(2024, 6, 10, 9, 0, tzinfo=UTC)  # partitions exist up to 2024-06-09
-WATCH = LandingWatch(window_days=3, sweep_budget_ms=10_000)
+# Every tick sweeps (no interval), within a budget no test reaches: the tests below are about
+# what a sweep finds; the interval and the budget have tests of their own.
+WATCH = LandingWatch(window_days=3, sweep_budget_ms=10_000, sweep_interval_seconds=0)
 
 
 def _key(day: str, store: str = "store_001") -> str:
@@ -39,9 +44,9 @@ class Recorder:
         self.runs: dict[str, DayState] = {}
         self.lookups = 0
 
-    def history(self, day: str) -> DayState | None:
+    def history(self, days: Sequence[str]) -> Mapping[str, DayState]:
         self.lookups += 1
-        return self.runs.get(day)
+        return {d: self.runs[d] for d in days if d in self.runs}
 
     def record(self, plan: TickPlan) -> None:
         for request in plan.run_requests:
@@ -194,7 +199,9 @@ def test_a_quiet_tick_lists_each_month_once_and_looks_nothing_up(local_store: Ob
 
 
 def test_the_sweep_budget_spreads_a_cycle_over_ticks(local_store: ObjectStore) -> None:
-    sensor = Sensor(local_store, LandingWatch(window_days=3, sweep_budget_ms=0))
+    sensor = Sensor(
+        local_store, LandingWatch(window_days=3, sweep_budget_ms=0, sweep_interval_seconds=0)
+    )
     first = sensor.tick()
     assert first.months_swept == ["2024-01"] and not first.cycle_completed
     local_store.put(_key("2024-01-15"), b"late")  # behind the sweep: found in the next cycle
@@ -202,6 +209,21 @@ def test_the_sweep_budget_spreads_a_cycle_over_ticks(local_store: ObjectStore) -
     assert swept == ["2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
     plan = sensor.tick()
     assert plan.months_swept == ["2024-01"] and _days(plan) == ["2024-01-15"]
+
+
+def test_a_new_cycle_waits_for_the_interval_and_the_window_never_does(
+    local_store: ObjectStore,
+) -> None:
+    sensor = Sensor(local_store, LandingWatch(window_days=3, sweep_interval_seconds=30))
+    assert sensor.tick().cycle_completed  # at NOW + 10 s
+    local_store.put(_key("2024-04-30"), b"late")
+    local_store.put(_key("2024-06-09"), b"recent")
+    quiet = sensor.tick()  # 10 s after the last cycle started: the window only
+    assert quiet.months_swept == [] and _days(quiet) == ["2024-06-09"]
+    assert quiet.prefixes_listed == 4
+    sensor.tick()
+    late = sensor.tick()  # 30 s after: a new cycle
+    assert late.cycle_completed and _days(late) == ["2024-04-30"]
 
 
 def test_a_time_budget_is_measured_by_the_clock(local_store: ObjectStore) -> None:
@@ -283,7 +305,8 @@ def test_the_instance_remembers_what_each_day_last_ran_for(
     local_store.put(_key("2024-03-02"), b"A")
     first = plan_tick(local_store, None, NOW, WATCH, history)
     _submit(instance, first)
-    assert history("2024-03-02") == DayState(1, first.run_requests[0].tags[DIGEST_TAG])
+    digest = first.run_requests[0].tags[DIGEST_TAG]
+    assert history(["2024-03-02", "2024-03-03"]) == {"2024-03-02": DayState(1, digest)}
     # A new cursor (reset, or a new sensor) finds nothing to do, and counts on from there.
     assert plan_tick(local_store, None, NOW, WATCH, history).run_requests == []
     local_store.put(_key("2024-03-02"), b"B")
@@ -309,3 +332,23 @@ def test_the_sensor_requests_runs_and_observes_the_landing_area(
     assert observation.asset_key == dg.AssetKey(["s3", "landing", "sales"])
     assert observation.metadata["stray_keys"].value == 1
     assert yesterday in LandingCursor.load(result.cursor).recent
+
+
+@pytest.mark.component
+def test_run_keys_fit_postgres_run_storage_at_a_thousand_stores(
+    postgres: PostgresServer, local_store: ObjectStore
+) -> None:
+    # Postgres indexes run tags in a btree limited to 2,704 bytes per row; the old run key (day
+    # plus every store@etag pair) broke it at ~63 stores. SQLite has no such limit.
+    url = postgres.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
+    with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as pg:
+        too_long = {"dagster/run_key": secrets.token_hex(1750)}  # incompressible, like ETags
+        with pytest.raises(Exception, match="index row size"):
+            pg.add_run(dg.DagsterRun(job_name=sales_ingest_job.name, tags=too_long))
+        for store in range(1000):
+            local_store.put(_key("2024-06-09", f"store_{store:04d}"), f"{store}".encode())
+        plan = plan_tick(local_store, None, NOW, WATCH, instance_history(pg))
+        _submit(pg, plan)
+        assert [r.tags["ingestion/files"] for r in plan.run_requests] == ["1000"]
+        # The run is found again by its partition and trigger, and its key is not repeated.
+        assert plan_tick(local_store, None, NOW, WATCH, instance_history(pg)).run_requests == []

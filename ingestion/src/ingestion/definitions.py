@@ -32,6 +32,7 @@ defs = dg.Definitions(
         "landing_watch": LandingWatch(
             window_days=env_int("INGESTION_LANDING_WINDOW_DAYS", 3),
             sweep_budget_ms=env_int("INGESTION_LANDING_SWEEP_BUDGET_MS", 1000),
+            sweep_interval_seconds=env_int("INGESTION_LANDING_SWEEP_SECONDS", 30),
         ),
     },
 )

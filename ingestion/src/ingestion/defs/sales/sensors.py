@@ -15,10 +15,12 @@ daemon writes the cursor into every tick row, so it must stay small).
 
 What a tick costs: one listing per day of the recent window (``window_days`` before today and
 today), plus a rolling sweep of the older history in month slices, for at most
-``sweep_budget_ms`` per tick (at least one month). A month whose listing digest has not changed
-since the last visit costs nothing more; a changed month looks up its days' last landing run in
-the instance. So a very late file is found within one sweep cycle: one tick while the history
-is small, a few ticks at 100,000 objects (BENCHMARKS.md).
+``sweep_budget_ms`` per tick (at least one month); a new sweep cycle starts at most every
+``sweep_interval_seconds``. A month whose listing digest has not changed since the last visit
+costs nothing more; a changed month looks up its days' last landing run in the instance. So the
+sweep's frequency follows its own cost: a small history is swept in one tick every interval, a
+large one continuously within the budget, and a very late file is found within one interval
+plus one cycle (BENCHMARKS.md has the figures at 100,000 objects).
 
 Keys under the prefix that are not a store's daily file (folder markers, ``README.txt``,
 ``X.CSV``, sub-folders, days that are not ``YYYY-MM-DD``) are strays: skipped and logged here
@@ -29,7 +31,7 @@ import calendar
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -69,6 +71,12 @@ class LandingWatch(dg.ConfigurableResource):
         description="Milliseconds per tick for the rolling sweep of older months (at least one "
         "month is listed per tick).",
     )
+    sweep_interval_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="Least seconds between the starts of two sweep cycles: a small history is "
+        "swept every interval, a large one continuously within the per-tick budget.",
+    )
 
 
 def files_digest(files: Mapping[str, str]) -> str:
@@ -85,27 +93,34 @@ class DayState:
     digest: str
 
 
-History = Callable[[str], DayState | None]
+# What each of some days last ran for: days never run by the sensor are absent.
+History = Callable[[Sequence[str]], Mapping[str, DayState]]
 
 
 def instance_history(instance: dg.DagsterInstance) -> History:
-    """The last landing run of a day, read from the instance's run tags (one indexed query)."""
+    """The last landing run of each day, read from the instance's run tags: one query for a
+    whole month of days (tag values may be a list), newest run first."""
 
-    def last_requested(day: str) -> DayState | None:
+    def last_requested(days: Sequence[str]) -> Mapping[str, DayState]:
+        if not days:
+            return {}
         records = instance.get_run_records(
             filters=dg.RunsFilter(
                 job_name=sales_ingest_job.name,
-                tags={"dagster/partition": day, TRIGGER_TAG: "landing"},
+                tags={"dagster/partition": list(days), TRIGGER_TAG: "landing"},
             ),
-            limit=1,
         )
-        if not records:
-            return None
-        tags = records[0].dagster_run.tags
-        try:
-            return DayState(int(tags[GENERATION_TAG]), tags[DIGEST_TAG])
-        except (KeyError, ValueError):  # a landing run from before run keys carried these
-            return DayState(0, "")
+        found: dict[str, DayState] = {}
+        for record in records:  # newest first: the first run seen for a day is its last
+            tags = record.dagster_run.tags
+            day = tags.get("dagster/partition", "")
+            if day in found:
+                continue
+            try:
+                found[day] = DayState(int(tags[GENERATION_TAG]), tags[DIGEST_TAG])
+            except (KeyError, ValueError):  # a landing run from before run keys carried these
+                found[day] = DayState(0, "")
+        return found
 
     return last_requested
 
@@ -117,6 +132,7 @@ class LandingCursor:
     recent: dict[str, DayState] = field(default_factory=dict)
     months: dict[str, str] = field(default_factory=dict)
     sweep_next: str = ""  # the month the sweep lists next; "" starts a new cycle
+    cycle_started: float = 0.0  # when the current (or last) sweep cycle started
 
     @classmethod
     def load(cls, raw: str | None) -> "LandingCursor":
@@ -130,6 +146,7 @@ class LandingCursor:
                 recent={d: DayState(int(g), str(h)) for d, (g, h) in data["recent"].items()},
                 months={str(m): str(h) for m, h in data["months"].items()},
                 sweep_next=str(data.get("next", "")),
+                cycle_started=float(data.get("started", 0.0)),
             )
         except (ValueError, AttributeError, TypeError, KeyError):
             return cls()
@@ -141,6 +158,7 @@ class LandingCursor:
                 "recent": {d: [s.generation, s.digest] for d, s in sorted(self.recent.items())},
                 "months": dict(sorted(self.months.items())),
                 "next": self.sweep_next,
+                "started": round(self.cycle_started, 1),
             },
             separators=(",", ":"),
         )
@@ -155,7 +173,7 @@ class TickPlan:
     prefixes_listed: int
     months_swept: list[str]
     cycle_completed: bool
-    history_lookups: int
+    history_lookups: int  # queries to the instance (one per changed month, at most)
 
 
 def window_days(today: date, days: int) -> list[date]:
@@ -194,9 +212,11 @@ class _Planner:
         self.requests: list[dg.RunRequest] = []
         self.lookups = 0
 
-    def last(self, day: str) -> DayState | None:
+    def last(self, days: Sequence[str]) -> Mapping[str, DayState]:
+        if not days:
+            return {}
         self.lookups += 1
-        return self.history(day)
+        return self.history(days)
 
     def decide(self, day: str, files: Mapping[str, str], state: DayState | None) -> DayState | None:
         """Request a run when the day's files differ from what it last ran for."""
@@ -245,6 +265,9 @@ def plan_tick(
     # The recent window, every tick: the cursor says what each day last ran for.
     window = window_days(today, watch.window_days)
     recent: dict[str, DayState] = {}
+    known = planner.last(
+        [d.isoformat() for d in window if first <= d <= last and d.isoformat() not in cursor.recent]
+    )
     for day in window:
         objects = list(store.list_objects(day_prefix(day)))
         listed += 1
@@ -261,7 +284,7 @@ def plan_tick(
             )
             continue
         key = day.isoformat()
-        state = cursor.recent[key] if key in cursor.recent else planner.last(key)
+        state = cursor.recent[key] if key in cursor.recent else known.get(key)
         decided = planner.decide(key, files, state)
         if decided is not None:
             recent[key] = decided
@@ -271,10 +294,14 @@ def plan_tick(
     months = months_between(first, min(last, window[0] - timedelta(days=1)))
     swept: list[str] = []
     cycle_completed = False
+    if cursor.sweep_next not in months and months:
+        cursor.sweep_next = months[0]
+    starting = bool(months) and cursor.sweep_next == months[0]
+    if starting and now.timestamp() - cursor.cycle_started < watch.sweep_interval_seconds:
+        months = []  # the last cycle was recent: this tick lists only the window
     if months:
-        if cursor.sweep_next not in months:
-            cursor.sweep_next = months[0]
-        if cursor.sweep_next == months[0]:
+        if starting:
+            cursor.cycle_started = now.timestamp()
             # Start of a cycle: keys directly under the prefix, and folders that are no day.
             folders, objects = store.list_folder(LANDING_PREFIX)
             listed += 1
@@ -297,11 +324,11 @@ def plan_tick(
                 {f"{d}/{s}": e for d, files in older.items() for s, e in files.items()}
             )[:12]
             if cursor.months.get(month) != digest:
-                for day in month_days(month):
-                    if first <= day < window[0] and day <= last:
-                        planner.decide(
-                            day.isoformat(), older.get(day, {}), planner.last(day.isoformat())
-                        )
+                days = [d for d in month_days(month) if first <= d < window[0] and d <= last]
+                states = planner.last([d.isoformat() for d in days])
+                for day in days:
+                    key = day.isoformat()
+                    planner.decide(key, older.get(day, {}), states.get(key))
                 cursor.months[month] = digest
             swept.append(month)
             position += 1
