@@ -140,3 +140,93 @@ def _listening(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# GraphQL the system tests share.
+RUNS = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    ... on Runs { results { runId status jobName startTime endTime tags { key value }
+                            repositoryOrigin { repositoryLocationName } } }
+  }
+}"""
+
+MATERIALIZATIONS = """
+query Materializations($key: AssetKeyInput!, $partitions: [String!]) {
+  assetOrError(assetKey: $key) {
+    ... on Asset { assetMaterializations(partitions: $partitions) {
+      partition runId timestamp metadataEntries { label
+        ... on IntMetadataEntry { intValue }
+        ... on FloatMetadataEntry { floatValue }
+        ... on TextMetadataEntry { text } } } }
+  }
+}"""
+
+RUN_EVENTS = """
+query Events($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { __typename
+      ... on MessageEvent { message }
+      ... on ExecutionStepFailureEvent { stepKey error { message } } } }
+  }
+}"""
+
+
+def runs(stack: Stack, job: str | None = None, partition: str | None = None) -> list[dict]:
+    filter_: dict[str, Any] = {}
+    if job:
+        filter_["pipelineName"] = job
+    if partition:
+        filter_["tags"] = [{"key": "dagster/partition", "value": partition}]
+    return stack.gql(RUNS, filter=filter_)["runsOrError"]["results"]
+
+
+def finished(found: list[dict]) -> list[dict]:
+    return [r for r in found if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+
+
+def tags_of(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["tags"]}
+
+
+def materializations(stack: Stack, key: list[str], partition: str) -> list[dict]:
+    data = stack.gql(MATERIALIZATIONS, key={"path": key}, partitions=[partition])
+    return data["assetOrError"]["assetMaterializations"]
+
+
+def metadata_of(materialization: dict) -> dict[str, Any]:
+    return {
+        e["label"]: e.get("intValue", e.get("floatValue", e.get("text")))
+        for e in materialization["metadataEntries"]
+    }
+
+
+def run_events(stack: Stack, run_id: str) -> list[dict]:
+    return stack.gql(RUN_EVENTS, runId=run_id)["logsForRun"]["events"]
+
+
+SENSOR_TICKS = """
+query Ticks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { status ticks(limit: 50) { tickId status timestamp
+      logEvents { events { message level } } } } }
+  }
+}"""
+
+
+def sensor_ticks(stack: Stack, location: str, sensor: str) -> list[dict]:
+    selector = {
+        "repositoryName": "__repository__",
+        "repositoryLocationName": location,
+        "sensorName": sensor,
+    }
+    return stack.gql(SENSOR_TICKS, selector=selector)["sensorOrError"]["sensorState"]["ticks"]
+
+
+def wait_for_ticks_after(stack: Stack, location: str, sensor: str, after: float, n: int) -> None:
+    wait_until(
+        f"{n} ticks of {sensor} after {after}",
+        lambda: (
+            len([t for t in sensor_ticks(stack, location, sensor) if t["timestamp"] > after]) >= n
+        ),
+    )

@@ -24,7 +24,8 @@ def stack(
     webhook: WebhookReceiver,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """The production-shaped variant: Postgres storage, S3 bucket, external source database."""
+    """The production-shaped variant: Postgres storage, S3 bucket, external source database, and
+    the landing sensor at its default settings (days older than the window come by the sweep)."""
     work = tmp_path_factory.mktemp("stack")
     dagster_url = postgres.create_database("dagster_system")
     source_name = "shop_system"
@@ -46,9 +47,6 @@ def stack(
         "AWS_ACCESS_KEY_ID": ADMIN.access_key,
         "AWS_SECRET_ACCESS_KEY": ADMIN.secret_key,
         "AWS_REGION": "us-east-1",
-        # The tests' days lie up to two weeks back: list them on every tick (the hourly sweep
-        # would find them too, but later than the tests wait).
-        "INGESTION_LANDING_WINDOW_DAYS": "14",
         "LAKEHOUSE_ALERT_WEBHOOK_URL": webhook.url,
     }
     with running_stack(env, work, "--seed-days", "0") as (url, log_path):

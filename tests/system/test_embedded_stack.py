@@ -4,7 +4,9 @@ The launcher runs with nothing configured (as on a fresh clone) and seeds two da
 data; then a store file is dropped into the folder, as a user would.
 """
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,9 @@ pytestmark = pytest.mark.system
 CONFIGURED = ("DAGSTER_", "LAKEHOUSE_", "INGESTION_", "AWS_")
 MATERIALIZED = """
 query M($key: AssetKeyInput!, $partitions: [String!]) { assetOrError(assetKey: $key) {
-  ... on Asset { assetMaterializations(partitions: $partitions) { partition runId } } } }"""
+  ... on Asset { assetMaterializations(partitions: $partitions) {
+    partition runId timestamp } } } }"""
+METRICS = Path(__file__).resolve().parents[2] / "artifacts" / "system-metrics.json"
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +76,21 @@ def test_a_file_dropped_into_the_folder_flows_through(embedded: tuple[Stack, Pat
     )
     lake = var / "lake" / "sales_summary" / f"{day.isoformat()}.parquet"
     assert lake.is_file() and lake.stat().st_size > 0
+
+
+def test_a_file_forty_days_late_lands_at_make_devs_defaults(embedded: tuple[Stack, Path]) -> None:
+    stack, var = embedded
+    day = datetime.now(UTC).date() - timedelta(days=40)
+    path = var / "landing" / "sales" / day.isoformat() / "store_042.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    put_at = time.time()
+    path.write_bytes(store_csv(SeedConfig(start=day, end=day), day, "store_042"))
+    [landed] = wait_until(
+        f"sales_data {day}", lambda: _materialized(stack, "sales_data", day.isoformat())
+    )
+    latency = round(int(landed["timestamp"]) / 1000 - put_at, 1)
+    METRICS.parent.mkdir(exist_ok=True)
+    found = json.loads(METRICS.read_text()) if METRICS.is_file() else {}
+    METRICS.write_text(
+        json.dumps({**found, "make_dev_late_file_40_days_put_to_sales_data_s": latency}, indent=2)
+    )

@@ -157,13 +157,13 @@ def test_the_partitions_view_shows_the_landed_day_materialized_and_others_missin
 
 
 def test_the_checks_of_sales_data_show_their_latest_results(page: object, landed: Stack) -> None:
-    _open(page, landed, "/assets/sales_data?view=checks", "check_order_id_unique")
+    _open(page, landed, "/assets/sales_data?view=checks", "check_order_line_unique")
     body = page.inner_text("body")  # type: ignore[attr-defined]
     for name in (
-        "check_order_id_unique",
+        "check_order_line_unique",
         "check_keys_not_null",
-        "check_quantity_positive",
-        "check_unit_price_non_negative",
+        "check_quantity_in_range",
+        "check_unit_price_in_range",
     ):
         assert name in body
     assert "Succeeded" in body or "Failed" in body
