@@ -742,6 +742,7 @@ def test_redeploying_analytics_leaves_the_rest_running_and_can_roll_back(
     finally:
         stop.set()
         poller.join(timeout=10)
+        docker("rmi", f"{original_image.rsplit(':', 1)[0]}:{new_tag}", check=False)
     assert failures == [], f"the webserver stopped answering during the redeploy: {failures[:5]}"
     assert {s: deployment.container_id(s) for s in others} == others  # never restarted
 
