@@ -4,6 +4,7 @@ import resource
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,69 @@ def _peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+@dataclass
+class StagedFiles:
+    """A day's store files, validated into local parquet files (or the errors that refused them)."""
+
+    parquet: list[Path] = field(default_factory=list)
+    files_read: list[dict[str, Any]] = field(default_factory=list)
+    copies: list[dict[str, Any]] = field(default_factory=list)  # the first LISTED only
+    copies_dropped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_per_file: dict[str, int] = field(default_factory=dict)
+
+
+def stage_store_files(
+    files: list[tuple[LandingPath, str]],
+    store: ObjectStore,
+    web_lines: pl.DataFrame,
+    staging: Path,
+) -> StagedFiles:
+    """Download, validate and stage each file in turn, one at a time, so memory is bounded by
+    the largest file; drop the store's exact copies of web-shop lines (``web_lines``)."""
+    out = StagedFiles()
+    web = web_lines.lazy()
+    for n, (path, _) in enumerate(files):
+        local = staging / f"{n:05d}.csv"
+        got = store.download(path.key, local)  # transient errors: the asset's retry policy
+        parsed, target = staging / f"{n:05d}.all.parquet", staging / f"{n:05d}.parquet"
+        try:
+            try:
+                validate_store_file(path, local).sink_parquet(parsed)
+                valid = pl.scan_parquet(parsed)
+                valid.join(web, on=COPY_KEY, how="anti", nulls_equal=True).sink_parquet(target)
+                counted, copied = pl.collect_all(
+                    [
+                        pl.scan_parquet(target).select(pl.len()),
+                        valid.join(web, on=COPY_KEY, how="semi", nulls_equal=True).select(
+                            "order_id", "product_id"
+                        ),
+                    ],
+                    engine="streaming",
+                )
+            except LandingFileError:
+                raise
+            except Exception as exc:
+                raise _unreadable(path.key, exc) from exc
+        except LandingFileError as exc:
+            out.errors.extend(exc.errors)
+            out.errors_per_file[path.key] = exc.total
+            continue
+        finally:
+            local.unlink(missing_ok=True)
+            parsed.unlink(missing_ok=True)
+        out.parquet.append(target)
+        out.files_read.append(
+            {"file": path.key, "etag": got.etag, "rows": int(counted.item()) + copied.height}
+        )
+        out.copies_dropped += copied.height
+        out.copies.extend(
+            {"file": path.key, "order_id": r["order_id"], "product_id": r["product_id"]}
+            for r in copied.head(max(0, LISTED - len(out.copies))).iter_rows(named=True)
+        )
+    return out
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     deps=[source_sales_table, landing_area],
@@ -191,7 +255,6 @@ def sales_data(
     """
     day = date.fromisoformat(context.partition_key)
     online = _online_rows(source_db.online_orders(day))
-    web_lines = online.select(COPY_KEY).lazy()
 
     listed = list(object_store.list_objects(day_prefix(day)))
     files: list[tuple[LandingPath, str]] = []
@@ -208,56 +271,11 @@ def sales_data(
 
     staging = Path(tempfile.mkdtemp(prefix=f"sales_data-{day}-"))
     try:
-        errors: list[RowError] = []
-        errors_per_file: dict[str, int] = {}
-        staged: list[Path] = []
-        files_read: list[dict[str, Any]] = []
-        copies: list[dict[str, Any]] = []
-        copies_dropped = 0
-        for n, (path, _) in enumerate(files):
-            local = staging / f"{n:05d}.csv"
-            got = object_store.download(path.key, local)  # transient errors: retried
-            try:
-                try:
-                    parsed = staging / f"{n:05d}.all.parquet"
-                    validate_store_file(path, local).sink_parquet(parsed)
-                    target = staging / f"{n:05d}.parquet"
-                    valid = pl.scan_parquet(parsed)
-                    valid.join(web_lines, on=COPY_KEY, how="anti", nulls_equal=True).sink_parquet(
-                        target
-                    )
-                    counted, copied = pl.collect_all(
-                        [
-                            pl.scan_parquet(target).select(pl.len()),
-                            valid.join(web_lines, on=COPY_KEY, how="semi", nulls_equal=True).select(
-                                "order_id", "product_id"
-                            ),
-                        ],
-                        engine="streaming",
-                    )
-                    parsed.unlink()
-                except LandingFileError:
-                    raise
-                except Exception as exc:
-                    raise _unreadable(path.key, exc) from exc
-            except LandingFileError as exc:
-                errors.extend(exc.errors)
-                errors_per_file[path.key] = exc.total
-                continue
-            finally:
-                local.unlink(missing_ok=True)
-            staged.append(target)
-            kept = int(counted.item())
-            files_read.append({"file": path.key, "etag": got.etag, "rows": kept + copied.height})
-            copies_dropped += copied.height
-            copies.extend(
-                {"file": path.key, "order_id": r["order_id"], "product_id": r["product_id"]}
-                for r in copied.head(max(0, LISTED - len(copies))).iter_rows(named=True)
-            )
-        if errors:
-            raise _failure(day, errors[:LISTED], errors_per_file, len(files))
-
-        day_frame = pl.concat([online.lazy(), *(pl.scan_parquet(p) for p in staged)])
+        staged = stage_store_files(files, object_store, online.select(COPY_KEY), staging)
+        if staged.errors:
+            raise _failure(day, staged.errors[:LISTED], staged.errors_per_file, len(files))
+        files_read, copies_dropped = staged.files_read, staged.copies_dropped
+        day_frame = pl.concat([online.lazy(), *(pl.scan_parquet(p) for p in staged.parquet)])
         outcomes = evaluate_sales_data(day_frame)
         failed = [o for o in outcomes if not o.passed]
         if failed:
@@ -299,7 +317,7 @@ def sales_data(
                 ),
                 "store_copies_of_web_orders_dropped": copies_dropped,
                 "store_copies_of_web_orders": _table(
-                    copies, {"file": "string", "order_id": "string", "product_id": "string"}
+                    staged.copies, {"file": "string", "order_id": "string", "product_id": "string"}
                 ),
                 "skipped_keys": _table(
                     [{"key": s.key, "reason": s.reason} for s in strays[:LISTED]],
