@@ -645,6 +645,27 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
     assert f"sales_summary {DAY}: " in wait_until("compute logs in the bucket", logs, deadline=120)
 
 
+def test_a_file_forty_days_late_lands_through_the_sweep(deployment: ComposeStack) -> None:
+    """Outside the window (4 days here), found by the landing sensor's rolling sweep at its
+    default interval; the latency goes to the metrics, never into an assertion."""
+    day = TODAY - timedelta(days=40)
+    put_at = time.time()
+    deployment.s3("stores").put_object(
+        Bucket=BUCKET,
+        Key=landing_key(day, "store_042"),
+        Body=store_csv(SeedConfig(start=day, end=day), day, "store_042"),
+    )
+    ingest = wait_until(
+        f"sales_ingest_job {day} to succeed",
+        lambda: _succeeded(deployment.stack, "sales_ingest_job", day.isoformat()),
+        deadline=300,
+        every=2,
+    )
+    deployment.metrics["late_file_40_days_put_to_ingest_success_seconds"] = round(
+        ingest["endTime"] - put_at, 1
+    )
+
+
 def test_run_containers_hold_only_their_own_locations_secrets(deployment: ComposeStack) -> None:
     """`docker inspect` of a run container of each location (taken as the engine created it):
     its own location's secrets are there, no other location's, and no admin secret."""
