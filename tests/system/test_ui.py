@@ -215,13 +215,19 @@ def test_a_three_day_backfill_from_the_ui_is_one_run(page: object, landed: Stack
     wait_until("three partitions selected", lambda: "3 partitions" in dialog.inner_text())
     assert "Backfills all partitions in a single run." in dialog.inner_text()
     dialog.get_by_role("button", name="Launch backfill").click()
+    dialog.wait_for(state="hidden", timeout=60_000)  # the launch went through
 
     backfills = """{ partitionBackfillsOrError(limit: 5) { ... on PartitionBackfills { results {
         id status numPartitions runs(limit: 10) { runId status } } } } }"""
 
-    def finished() -> dict | None:
+    def ours() -> list[dict]:
         results = landed.gql(backfills)["partitionBackfillsOrError"]["results"]
-        done = [b for b in results if b["numPartitions"] == 3 and b["status"] != "REQUESTED"]
+        return [b for b in results if b["numPartitions"] == 3]
+
+    wait_until("the backfill to be created", ours, deadline=60)
+
+    def finished() -> dict | None:
+        done = [b for b in ours() if b["status"] != "REQUESTED"]
         return done[0] if done else None
 
     backfill = wait_until("the backfill to finish", finished, deadline=240, every=2)
