@@ -106,3 +106,31 @@ def test_summary_follows_each_landed_day_unless_its_blocking_checks_failed(
             workspace, instance, asset_selection=selection, cursor=after.cursor
         )
         assert _requested(settled, "sales_summary") == []  # handled, not requested again
+
+
+def test_a_backfill_over_a_day_that_failed_its_checks_builds_nothing(
+    workspace: dg.Definitions, s3_store: ObjectStore
+) -> None:
+    # The other trigger besides automation, the schedule and a manual launch: a single-run
+    # backfill of a range that holds the blocked day. sales_data never published that day, so
+    # the run fails naming it and writes no day of the range.
+    with dg.instance_for_test() as instance:
+        assert _land(workspace, instance, "2024-03-01")
+        assert not _land(workspace, instance, "2024-03-02")
+        job = workspace.resolve_implicit_global_asset_job_def()
+        backfill = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey("sales_summary")],
+            tags={
+                "dagster/asset_partition_range_start": "2024-03-01",
+                "dagster/asset_partition_range_end": "2024-03-02",
+            },
+            raise_on_error=False,
+        )
+        assert not backfill.success
+        error = backfill.get_step_failure_events()[0].step_failure_data.error
+        assert error is not None
+        assert "sales_data has not been materialized for 1 of the 2 partitions" in error.message
+        assert "2024-03-02" in error.message
+        assert not s3_store.exists("lake/sales_summary/2024-03-01.parquet")
+        assert not s3_store.exists("lake/sales_summary/2024-03-02.parquet")
