@@ -111,7 +111,6 @@ def _tick(failed: bool, error: str = "") -> TickSeen:
         kind="sensor",
         name="sales_landing_sensor",
         location="ingestion",
-        timestamp=0.0,
         failed=failed,
         error=error,
     )

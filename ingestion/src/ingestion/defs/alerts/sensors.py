@@ -96,7 +96,6 @@ class TickSeen:
     kind: str  # "sensor" or "schedule"
     name: str
     location: str
-    timestamp: float
     failed: bool
     error: str
 
@@ -158,7 +157,6 @@ def latest_ticks(instance: dg.DagsterInstance, exclude: str) -> list[TickSeen]:
                 kind=state.instigator_type.value.lower(),
                 name=state.instigator_name,
                 location=state.origin.repository_origin.code_location_origin.location_name,
-                timestamp=tick.timestamp,
                 failed=tick.status.value == "FAILURE",
                 error=error,
             )

@@ -169,7 +169,7 @@ class StagedFiles:
 
 
 def stage_store_files(
-    files: list[tuple[LandingPath, str]],
+    files: list[LandingPath],
     store: ObjectStore,
     web_lines: pl.DataFrame,
     staging: Path,
@@ -178,7 +178,7 @@ def stage_store_files(
     the largest file; drop the store's exact copies of web-shop lines (``web_lines``)."""
     out = StagedFiles()
     web = web_lines.lazy()
-    for n, (path, _) in enumerate(files):
+    for n, path in enumerate(files):
         local = staging / f"{n:05d}.csv"
         got = store.download(path.key, local)  # transient errors: the asset's retry policy
         parsed, target = staging / f"{n:05d}.all.parquet", staging / f"{n:05d}.parquet"
@@ -257,17 +257,15 @@ def sales_data(
     online = _online_rows(source_db.online_orders(day))
 
     listed = list(object_store.list_objects(day_prefix(day)))
-    files: list[tuple[LandingPath, str]] = []
+    files: list[LandingPath] = []
     strays: list[Stray] = []
     for info in listed:
         classified = classify_key(info.key)
         if isinstance(classified, Stray):
             strays.append(classified)
             context.log.warning(f"skipped (not a store file): {classified}")
-        elif classified.day != day:  # cannot happen under the day's prefix; kept strict
-            strays.append(Stray(info.key, f"belongs to {classified.day}, not {day}"))
-        else:
-            files.append((classified, info.etag))
+        else:  # under the day's prefix, a store file is that day's
+            files.append(classified)
 
     staging = Path(tempfile.mkdtemp(prefix=f"sales_data-{day}-"))
     try:

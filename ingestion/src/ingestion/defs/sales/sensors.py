@@ -131,7 +131,7 @@ class LandingCursor:
 
     recent: dict[str, DayState] = field(default_factory=dict)
     months: dict[str, str] = field(default_factory=dict)
-    sweep_next: str = ""  # the month the sweep lists next; "" starts a new cycle
+    sweep_next: str = ""  # the month the sweep lists next; unknown ("") starts a new cycle
     cycle_started: float = 0.0  # when the current (or last) sweep cycle started
 
     @classmethod
@@ -206,8 +206,7 @@ def _split(listing: Iterable[ObjectInfo]) -> tuple[dict[date, dict[str, str]], l
 
 
 class _Planner:
-    def __init__(self, cursor: LandingCursor, history: History) -> None:
-        self.cursor = cursor
+    def __init__(self, history: History) -> None:
         self.history = history
         self.requests: list[dg.RunRequest] = []
         self.lookups = 0
@@ -252,7 +251,7 @@ def plan_tick(
     """Decide one tick: which days to run, and the cursor to keep (no side effects)."""
     started = clock()
     cursor = LandingCursor.load(raw_cursor)
-    planner = _Planner(cursor, history)
+    planner = _Planner(history)
     today = now.astimezone(UTC).date()
     with dg.partition_loading_context(effective_dt=now):
         last_key = daily_partitions.get_last_partition_key()
@@ -302,15 +301,19 @@ def plan_tick(
     if months:
         if starting:
             cursor.cycle_started = now.timestamp()
-            # Start of a cycle: keys directly under the prefix, and folders that are no day.
+            # Start of a cycle: keys directly under the prefix, folders that are no day, and days
+            # before the first partition (no month of the sweep lists those).
             folders, objects = store.list_folder(LANDING_PREFIX)
             listed += 1
             strays.extend(Stray(o.key, "not in a <YYYY-MM-DD>/ folder") for o in objects)
-            strays.extend(
-                Stray(f, f"{f[len(LANDING_PREFIX) : -1]!r} is not a day (YYYY-MM-DD)")
-                for f in folders
-                if parse_day(f[len(LANDING_PREFIX) : -1]) is None
-            )
+            for folder in folders:
+                folder_day = parse_day(folder[len(LANDING_PREFIX) : -1])
+                if folder_day is None:
+                    reason = f"{folder[len(LANDING_PREFIX) : -1]!r} is not a day (YYYY-MM-DD)"
+                    strays.append(Stray(folder, reason))
+                elif folder_day < first:
+                    reason = f"{folder_day} is before the first partition {first}"
+                    strays.append(Stray(folder, reason))
         budget = watch.sweep_budget_ms / 1000
         position = months.index(cursor.sweep_next)
         while position < len(months):
@@ -324,7 +327,7 @@ def plan_tick(
                 {f"{d}/{s}": e for d, files in older.items() for s, e in files.items()}
             )[:12]
             if cursor.months.get(month) != digest:
-                days = [d for d in month_days(month) if first <= d < window[0] and d <= last]
+                days = [d for d in month_days(month) if first <= d < window[0]]
                 states = planner.last([d.isoformat() for d in days])
                 for day in days:
                     key = day.isoformat()

@@ -176,7 +176,7 @@ def _structure_error(key: str, source: CsvSource, exc: Exception) -> RowError:
     return RowError(key, 0, "(file)", "a CSV file", str(exc).splitlines()[0][:200])
 
 
-def _typed(day: str) -> list[pl.Expr]:
+def _typed() -> list[pl.Expr]:
     """The columns parsed from text: null where a value breaks the contract."""
     fast = pl.col("order_ts").str.to_datetime("%Y-%m-%dT%H:%M:%S%:z", strict=False, time_unit="us")
     stamp = pl.col("order_ts").str.extract_groups(_TIMESTAMP)
@@ -314,7 +314,7 @@ def validate_store_file(path: LandingPath, source: CsvSource) -> pl.LazyFrame:
     else:
         line = pl.col("row") + 1
     rows = rows.with_columns(line.alias("line"))
-    typed = rows.with_columns(_typed(path.day.isoformat()))
+    typed = rows.with_columns(_typed())
     rules = _rules(path)
     bad_any = pl.any_horizontal(bad for _, bad, _ in rules)
     try:
@@ -380,7 +380,3 @@ def _may_quote(source: CsvSource) -> bool:
 def parse_store_file(path: LandingPath, data: bytes) -> pl.DataFrame:
     """:func:`validate_store_file` for a file's bytes, collected (tests, small files)."""
     return validate_store_file(path, data).collect()
-
-
-def empty_sales_frame() -> pl.DataFrame:
-    return pl.DataFrame(schema=SALES_SCHEMA)
