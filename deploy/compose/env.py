@@ -63,7 +63,9 @@ def _random_value(name: str) -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
 
 
-def generate(output: Path, template: Path = TEMPLATE) -> None:
+def generate(output: Path, template: Path = TEMPLATE, preset: dict[str, str] | None = None) -> None:
+    """Write ``output`` from ``template`` with random secrets; ``preset`` fixes some values."""
+    preset = preset or {}
     if output.exists():
         raise SystemExit(f"{output} exists; not overwriting it (check it with: make up)")
     secret_names = set(required_secrets(template))
@@ -71,7 +73,8 @@ def generate(output: Path, template: Path = TEMPLATE) -> None:
     for line in template.read_text().splitlines():
         match = ASSIGNMENT.match(line.strip())
         if match and match.group(1) in secret_names:
-            line = f"{match.group(1)}={_random_value(match.group(1))}"
+            name = match.group(1)
+            line = f"{name}={preset[name] if name in preset else _random_value(name)}"
         lines.append(line)
     output.write_text("\n".join(lines) + "\n")
     output.chmod(0o600)
