@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
-SRC := lakehouse/src ingestion/src analytics/src deploy/local bench
+SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local bench
 
 .PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down bench compose-plugin env
 
@@ -19,9 +19,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 'uv>=0.13,<0.14'
 
-$(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml
+$(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml deploy/dagster/pyproject.toml
 	$(BIN)/uv pip sync --python $(BIN)/python $(LOCKS)
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics -e deploy/dagster
 	touch $@
 
 install: $(VENV)/.installed ## create .venv with the locked dependencies of both locations and the tools
