@@ -19,6 +19,9 @@ It does what Docker's restart policy and Dagster's run monitoring leave undone:
   container. Chosen over an autoheal sidecar, which would need another image and the Docker
   socket (root on the host) for one job. What it cannot see: the whole container frozen
   (``docker pause``); the sentinel service reports that.
+- **Health.** After each pass in which the heartbeats are fresh it touches ``/tmp/daemon-live``;
+  the container's healthcheck only compares that file's age, instead of starting a Python
+  process that took over its 15 s timeout on a busy host and called a working daemon unhealthy.
 - **Finished run containers.** Run containers are kept when they exit, so the above can read
   them; they are removed once their run is finished (failed or canceled ones after
   ``LAKEHOUSE_KEEP_FAILED_CONTAINERS_SECONDS``, default an hour, for ``docker logs``).
@@ -33,6 +36,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -64,6 +68,7 @@ class Settings:
     tolerance: float = DEFAULT_DAEMON_HEARTBEAT_TOLERANCE_SECONDS
     keep_failed: float = 3600.0
     network: str | None = None
+    live_file: Path = Path("/tmp/daemon-live")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -74,6 +79,7 @@ class Settings:
             ),
             keep_failed=_env_float("LAKEHOUSE_KEEP_FAILED_CONTAINERS_SECONDS", 3600.0),
             network=os.environ.get("DAGSTER_RUN_NETWORK") or None,
+            live_file=Path(os.environ.get("LAKEHOUSE_DAEMON_LIVE_FILE", "/tmp/daemon-live")),
         )
 
 
@@ -226,7 +232,11 @@ def supervise(command: Sequence[str], settings: Settings) -> int:
                 "removing containers",
                 lambda: remove_finished_containers(instance, client, settings),
             )
-            if time.monotonic() - started > grace and daemon_live(instance, settings) is False:
+            live = daemon_live(instance, settings)
+            if live:
+                # The container's healthcheck reads this file's age: no Python start per check.
+                settings.live_file.touch()
+            if time.monotonic() - started > grace and live is False:
                 logger.error(
                     "no daemon heartbeat for %.0f s while the database answers: the daemon is "
                     "hung; killing it so that the container restarts",
