@@ -25,7 +25,7 @@ from analytics.defs.sales.checks import (
     rollup_mismatches,
 )
 from analytics.defs.sales.schedules import daily_sales_schedule
-from lakehouse.config import lake_resources
+from lakehouse.config import TRANSIENT_RETRY_POLICY, lake_resources
 from lakehouse.seed import SeedConfig
 from lakehouse.storage import ObjectStore
 
@@ -258,3 +258,9 @@ def test_summary_for_a_day_that_never_landed_fails_clearly(s3_store: ObjectStore
     assert not result.success
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert error is not None and "sales_data has not been materialized" in error.message
+
+
+def test_both_assets_retry_transient_errors_of_the_lake() -> None:
+    # An S3 outage during a run must not lose the day: automation does not request it again.
+    assert sales_summary.op.retry_policy == TRANSIENT_RETRY_POLICY
+    assert sales_monthly_rollup.op.retry_policy == TRANSIENT_RETRY_POLICY

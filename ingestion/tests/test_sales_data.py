@@ -12,7 +12,7 @@ import pytest
 from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
 from ingestion.defs.sales.resources import SourceDatabase
 from ingestion.defs.sales.sensors import source_sales_observation_sensor
-from lakehouse.config import lake_resources
+from lakehouse.config import TRANSIENT_RETRY_POLICY, lake_resources
 from lakehouse.landing import CSV_COLUMNS
 from lakehouse.seed import SeedConfig, online_rows, seed_database, seed_landing, store_csv
 from lakehouse.storage import ObjectStore
@@ -189,8 +189,7 @@ def test_a_failed_blocking_check_publishes_nothing_and_keeps_the_last_good_day(
 
 def test_sales_data_declares_its_retry_policy_and_pool() -> None:
     # Declared configuration only: a real transient-failure retry is not exercised here.
-    policy = sales_data.op.retry_policy
-    assert policy is not None and policy.max_retries == 3
+    assert sales_data.op.retry_policy == TRANSIENT_RETRY_POLICY
     assert sales_data.op.pool == "source_db"
 
 

@@ -66,9 +66,13 @@ def test_downstream_reads_the_range_lazily(any_store: ObjectStore) -> None:
 
 @pytest.mark.component
 def test_reading_a_missing_partition_fails_naming_it(local_store: ObjectStore) -> None:
-    with pytest.raises(dg.Failure, match=r"numbers has not been materialized.*2024-04-01"):
+    with pytest.raises(
+        dg.Failure, match=r"numbers has not been materialized.*2024-04-01"
+    ) as failed:
         dg.materialize(
             [numbers.to_source_asset(), doubled],
             partition_key="2024-04-01",
             resources={"lake": LakeIOManager(store=local_store)},
         )
+    # Permanent: the assets' retry policy must not spend minutes retrying it.
+    assert failed.value.allow_retries is False

@@ -25,6 +25,16 @@ UI_BASE_URL = "LAKEHOUSE_UI_BASE_URL"
 
 DEFAULT_DOCS_BASE_URL = "https://example.com/lakehouse/docs"
 
+# Every asset that reads or writes S3 or Postgres retries a step that failed on a transient error
+# (the server restarting, unreachable, timing out) for long enough to outlast an outage of about
+# two minutes: waits of about 5, 15, 35 and 75 s (exponential, each +-5 s of jitter; at least
+# 110 s in all). A shorter budget gave up within a one-minute S3 outage (RELIABILITY.md, F5).
+# What cannot heal (a bad file, a failed check, a partition that was never materialized) raises
+# a Failure with allow_retries=False and fails at once.
+TRANSIENT_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=4, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
 
 class ConfigError(ValueError):
     """A configuration variable is missing or holds a value the product cannot use."""

@@ -72,7 +72,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
             raise dg.Failure(
                 f"{asset_key.to_user_string()} materialized {len(partition_keys)} partitions in "
                 f"one run but declares no '{PARTITION_EXPR}' metadata naming the column to split "
-                "them on"
+                "them on",
+                allow_retries=False,
             )
         as_text = frame.with_columns(pl.col(str(column)).cast(pl.String).alias("__partition"))
         by_partition = {
@@ -83,7 +84,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
         if unknown:
             raise dg.Failure(
                 f"{asset_key.to_user_string()}: rows with {column} = {unknown[:5]} fall outside "
-                f"the partitions of this run ({partition_keys[0]} … {partition_keys[-1]})"
+                f"the partitions of this run ({partition_keys[0]} … {partition_keys[-1]})",
+                allow_retries=False,
             )
         empty = frame.clear()
         for partition_key in partition_keys:
@@ -117,7 +119,9 @@ class LakeIOManager(dg.ConfigurableIOManager):
             raise dg.Failure(
                 f"{asset_key.to_user_string()} has not been materialized for "
                 f"{len(missing)} of the {len(keys)} partitions this step reads "
-                f"(first missing: {self.store.uri(missing[0])})"
+                f"(first missing: {self.store.uri(missing[0])})",
+                # Permanent for this run: a retry would only wait to fail the same way.
+                allow_retries=False,
             )
         if not present:
             schema = _empty_schema(upstream)

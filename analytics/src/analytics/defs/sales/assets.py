@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from analytics.defs.sales.partitions import daily_partitions, monthly_partitions
-from lakehouse.config import docs_url
+from lakehouse.config import TRANSIENT_RETRY_POLICY, docs_url
 from lakehouse.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_EXPR, table_schema
 
 OWNER = "team:analytics"
@@ -138,6 +138,9 @@ sales_summary_condition = (
     io_manager_key="lake_io_manager",
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=sales_summary_condition,
+    # It reads and writes the lake: an S3 outage is retried, not a lost day (automation does not
+    # request a day again after a failed run).
+    retry_policy=TRANSIENT_RETRY_POLICY,
     group_name="analytics",
     owners=[OWNER],
     kinds={"polars", "parquet"},
@@ -186,6 +189,7 @@ def sales_summary(context: dg.AssetExecutionContext, sales_data: pl.LazyFrame) -
     },
     io_manager_key="lake_io_manager",
     backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=TRANSIENT_RETRY_POLICY,
     automation_condition=(
         dg.AutomationCondition.eager()
         .without(~dg.AutomationCondition.any_deps_missing())

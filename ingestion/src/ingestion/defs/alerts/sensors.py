@@ -25,7 +25,7 @@ class ErrorInfo(Protocol):
 
 def error_chain(error: ErrorInfo | None) -> str:
     """An error with what caused it: a step that exhausted its retries reports only "Exceeded
-    max_retries of 3"; the cause (say, the S3 error) is what an operator needs."""
+    max_retries of 4"; the cause (say, the S3 error) is what an operator needs."""
     parts: list[str] = []
     while error is not None and len(parts) < MAX_CAUSES:
         message = (error.message or "").strip()

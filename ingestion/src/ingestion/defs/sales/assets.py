@@ -23,7 +23,7 @@ from ingestion.defs.sales.validation import (
     show,
     validate_store_file,
 )
-from lakehouse.config import docs_url
+from lakehouse.config import TRANSIENT_RETRY_POLICY, docs_url
 from lakehouse.io_manager import PARTITION_EXPR, table_schema
 from lakehouse.landing import (
     CSV_COLUMNS,
@@ -227,9 +227,7 @@ def stage_store_files(
     pool=SOURCE_DB_POOL,
     # Transient S3 or database errors (timeouts, restarts) are retried with backoff; bad
     # input raises a Failure that forbids retries.
-    retry_policy=dg.RetryPolicy(
-        max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    ),
+    retry_policy=TRANSIENT_RETRY_POLICY,
     group_name="ingestion",
     owners=[OWNER],
     kinds={"polars", "parquet"},
