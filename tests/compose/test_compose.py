@@ -13,7 +13,6 @@ environments are inspected), a redeploy, `make down` + `make up`, backup and res
 """
 
 import json
-import os
 import shutil
 import subprocess
 import threading
@@ -21,7 +20,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,22 +30,26 @@ import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from compose_files import ROOT, clean_environ, generated_env, stand_in_images, write_env
-from native_stack import Stack, built_images, docker, unavailable, wait_until
+from compose_files import ROOT
+from compose_stack import (
+    BUCKET,
+    CAPTURED,
+    ENGINE_EVENTS,
+    LONG_RUNNING,
+    RUNS,
+    ComposeStack,
+    compose_deployment,
+)
+from native_stack import Stack, docker, wait_until
 
 from lakehouse import s3_access
 from lakehouse.seed import SeedConfig, landing_key, store_csv
-from lakehouse.testing import free_port
 
 pytestmark = pytest.mark.docker
 
-ARTIFACTS = ROOT / "artifacts"
-LONG_RUNNING = ("postgres", "s3", "ingestion", "analytics", "daemon", "webserver")
-ONE_SHOTS = ("s3-config", "init", "migrate")
 TODAY = datetime.now(UTC).date()
 DAY = (TODAY - timedelta(days=2)).isoformat()
 YESTERDAY = TODAY - timedelta(days=1)
-BUCKET = "sales-lake"
 # What each location's secrets are called in .env: a run container of the other location must
 # not hold any of their values.
 LOCATION_SECRETS = {
@@ -67,275 +69,16 @@ NEVER_IN_RUNS = (
 )
 
 
-@dataclass
-class ComposeStack:
-    env_file: Path
-    # Secrets: kept out of repr, so no assertion message prints them.
-    env: dict[str, str] = field(repr=False)
-    process_env: dict[str, str] = field(repr=False)
-    stack: Stack
-    images: dict[str, str]
-    plugin_was_missing: bool
-    metrics: dict[str, Any] = field(default_factory=dict, repr=False)
-    run_containers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-
-    @property
-    def project(self) -> str:
-        return self.env["COMPOSE_PROJECT_NAME"]
-
-    def compose(self, *args: str, timeout: int = 600, check: bool = True) -> str:
-        result = subprocess.run(
-            ["docker", "compose", "--env-file", str(self.env_file), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env=self.process_env,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"compose {' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-            )
-        return result.stdout
-
-    def make(self, target: str) -> subprocess.CompletedProcess[str]:
-        """`make <target>` as a user runs it, against this deployment's .env (images are built
-        already: --no-build)."""
-        return subprocess.run(
-            [
-                "make",
-                "--no-print-directory",
-                target,
-                f"ENV_FILE={self.env_file}",
-                "COMPOSE_UP_FLAGS=--no-build",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            env=self.process_env,
-        )
-
-    def script(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(ROOT / "deploy/compose" / name), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            env={**self.process_env, "COMPOSE": f"docker compose --env-file {self.env_file}"},
-        )
-
-    def container_id(self, service: str) -> str:
-        return self.compose("ps", "-q", service).strip()
-
-    def s3(self, identity: str) -> Any:
-        key_var, secret_var = s3_access.credential_variables(identity)
-        return boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{self.env['S3_PORT']}",
-            region_name="us-east-1",
-            aws_access_key_id=self.env[key_var],
-            aws_secret_access_key=self.env[secret_var],
-        )
-
-    def pg(self, user: str, password: str, dbname: str) -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            host="127.0.0.1",
-            port=int(self.env["POSTGRES_PORT"]),
-            user=user,
-            password=password,
-            dbname=dbname,
-            autocommit=True,
-            connect_timeout=10,
-        )
-
-    def superuser(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
-        return self.pg("postgres", self.env["POSTGRES_PASSWORD"], dbname)
-
-    def objects(self, with_logs: bool = False) -> dict[str, str]:
-        """Objects in the bucket, key -> ETag (read with the admin key); compute logs only
-        ``with_logs`` (sensors write tick logs there by themselves from the first minute)."""
-        paginator = self.s3("admin").get_paginator("list_objects_v2")
-        return {
-            item["Key"]: item["ETag"].strip('"')
-            for page in paginator.paginate(Bucket=BUCKET)
-            for item in page.get("Contents", [])
-            if with_logs or not item["Key"].startswith(s3_access.COMPUTE_LOGS)
-        }
-
-    def orders(self) -> dict[str, int]:
-        with self.superuser("shop") as conn:
-            return dict(conn.execute("SELECT order_id, quantity FROM source.sales").fetchall())
-
-    def run_ids(self) -> set[str] | None:
-        try:
-            return {r["runId"] for r in self.stack.gql(RUNS, filter={})["runsOrError"]["results"]}
-        except OSError:
-            return None
-
-    def init_log(self) -> str:
-        return self.compose("logs", "--no-color", "init")
-
-    def healthy(self) -> None:
-        rows = [
-            json.loads(line)
-            for line in self.compose("ps", "-a", "--format", "json").splitlines()
-            if line.strip()
-        ]
-        state = {row["Service"]: row for row in rows}
-        for service in LONG_RUNNING:
-            assert state[service]["Health"] == "healthy", state[service]
-        for one_shot in ONE_SHOTS:
-            assert state[one_shot]["State"] == "exited", state[one_shot]
-            assert state[one_shot]["ExitCode"] == 0, state[one_shot]
-
-
-RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs {
-  results { runId status jobName startTime endTime
-            repositoryOrigin { repositoryLocationName } } } } }"""
-ENGINE_EVENTS = """query Events($runId: ID!) { logsForRun(runId: $runId) {
-  ... on EventConnection { events { __typename ... on MessageEvent { message }
-    ... on LogsCapturedEvent { fileKey stepKeys } } } } }"""
-CAPTURED = """query Logs($key: [String!]!) { capturedLogs(logKey: $key) { stdout stderr } }"""
-
-
-class RunContainerWatcher:
-    """Inspects every run container of the deployment the moment the engine creates it.
-
-    Run containers are removed as soon as they exit (auto_remove), so `docker inspect` after the
-    fact finds nothing; `docker events` announces each creation before the container even
-    starts, which leaves seconds to read its configuration.
-    """
-
-    def __init__(self, network: str, found: dict[str, dict[str, Any]]) -> None:
-        self.network = network
-        self.found = found
-        self.proc = subprocess.Popen(
-            [
-                "docker",
-                "events",
-                "--filter",
-                "type=container",
-                "--filter",
-                "event=create",
-                "--filter",
-                "label=dagster/run_id",
-                "--format",
-                "{{.Actor.ID}}",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            container = line.strip()
-            raw = docker("inspect", container, check=False)
-            if not raw:
-                continue
-            details = json.loads(raw)[0]
-            if self.network in (details["NetworkSettings"]["Networks"] or {}) or (
-                details["HostConfig"]["NetworkMode"] == self.network
-            ):
-                self.found[container] = details
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
-    images = built_images("compose test")
-    stand_ins = stand_in_images()
-    if stand_ins is None:
-        unavailable("no offline stand-ins (build/stand-ins.env): run deploy/images/ci-build.sh")
-    assert stand_ins is not None
-
-    def tag(name: str) -> str:
-        return images[f"{name}_IMAGE"].rsplit(":", 1)[1]
-
-    project = f"lakehouse-test-{uuid.uuid4().hex[:6]}"
-    work = tmp_path_factory.mktemp("compose")
-    # As README's offline path says: `make env`, then the stand-ins' names appended.
-    env_file = generated_env(
-        work / ".env",
-        **stand_ins,
-        COMPOSE_PROJECT_NAME=project,
-        DAGSTER_RUN_NETWORK=project,
-        IMAGE_PREFIX=images["INGESTION_IMAGE"].split("/", 1)[0],
-        DAGSTER_WEBSERVER_PORT=str(free_port()),
-        S3_PORT=str(free_port()),
-        POSTGRES_PORT=str(free_port()),
-        INGESTION_LANDING_WINDOW_DAYS="4",
-    )
-    # Another image of the same releases, e.g. the official ones where a registry is reachable.
-    overrides = {
-        name: os.environ[f"COMPOSE_TEST_{name}"]
-        for name in ("POSTGRES_IMAGE", "S3_IMAGE")
-        if os.environ.get(f"COMPOSE_TEST_{name}")
-    }
-    if overrides:
-        write_env(env_file, overrides)
-    env = dict(
-        line.split("=", 1)
-        for line in env_file.read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    docker_config = work / "docker-config"
-    docker_config.mkdir()
-    process_env = {
-        **clean_environ(),
-        # A Docker config with no plugins: `make up` has to make `docker compose` work itself.
-        "DOCKER_CONFIG": str(docker_config),
-        "INGESTION_TAG": tag("INGESTION"),
-        "ANALYTICS_TAG": tag("ANALYTICS"),
-        "DAGSTER_TAG": tag("DAGSTER"),
-        # `make down` also stops a `make dev` stack: only one in this test's own folder.
-        "LAKEHOUSE_VAR_DIR": str(work / "var"),
-    }
-    plugin_was_missing = (
-        subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, env=process_env, check=False
-        ).returncode
-        != 0
-    )
-    deployment = ComposeStack(
-        env_file=env_file,
-        env=env,
-        process_env=process_env,
-        stack=Stack(f"http://127.0.0.1:{env['DAGSTER_WEBSERVER_PORT']}", work / "compose.log"),
-        images=images,
-        plugin_was_missing=plugin_was_missing,
-    )
-    watcher = RunContainerWatcher(project, deployment.run_containers)
-    try:
-        started = time.monotonic()
-        result = deployment.make("up")
-        assert result.returncode == 0, (
-            f"make up failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-        deployment.metrics["make_up_seconds_to_healthy"] = round(time.monotonic() - started, 1)
+    with compose_deployment(
+        tmp_path_factory.mktemp("compose"),
+        "lakehouse-test",
+        env={"INGESTION_LANDING_WINDOW_DAYS": "4"},
+        artifact_name="compose-test",
+        metrics_name="compose-metrics",
+    ) as deployment:
         yield deployment
-    finally:
-        watcher.stop()
-        ARTIFACTS.mkdir(exist_ok=True)
-        logs = deployment.compose("logs", "--no-color", timeout=120, check=False)
-        (ARTIFACTS / "compose-test.log").write_text(logs)
-        (ARTIFACTS / "compose-metrics.json").write_text(json.dumps(deployment.metrics, indent=2))
-        for leftover in docker("ps", "-aq", "--filter", f"label=lakehouse-test={project}").split():
-            docker("rm", "-f", leftover, check=False)
-        deployment.compose(
-            "--profile", "*", "down", "-v", "--remove-orphans", timeout=300, check=False
-        )
 
 
 def test_make_up_brings_every_service_up_healthy_on_loopback(deployment: ComposeStack) -> None:
@@ -625,7 +368,8 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
         messages = [e.get("message") or "" for e in _messages(stack, run["runId"])]
         assert any("container" in m and image in m for m in messages), (location, messages[:20])
 
-    # The run container is gone (auto_remove); its stdout/stderr are still readable from S3.
+    # The daemon's supervisor removes the container once its run succeeded; its stdout/stderr
+    # are still readable from S3.
     run_id = summary["runId"]
     wait_until(
         "the analytics run container to be removed",
@@ -682,7 +426,10 @@ def test_run_containers_hold_only_their_own_locations_secrets(deployment: Compos
         other = next(o for o in by_location if o != location)
         for details in containers:
             text = json.dumps(details)
-            assert details["HostConfig"]["AutoRemove"] is True
+            # Kept after exit until the run is finished (the supervisor removes it); limited
+            # to the location's <LOCATION>_RUN_MEMORY (default 1g), from its container context.
+            assert details["HostConfig"]["AutoRemove"] is False
+            assert details["HostConfig"]["Memory"] == 1 << 30
             for name in LOCATION_SECRETS[location]:
                 assert env[name] in text, f"{location} run lacks its own {name}"
             for name in (*LOCATION_SECRETS[other], *NEVER_IN_RUNS):
