@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
 SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local bench
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system test-images images images-offline dev up down bench compose-plugin env
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images test-faults images images-offline dev up down bench compose-plugin env
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -75,7 +75,7 @@ fmt: install ## format and autofix
 	$(BIN)/ruff check --fix .
 
 test-unit: install ## unit tier: pure logic, direct asset/sensor/schedule calls
-	$(BIN)/pytest -m "not component and not system and not docker" -q
+	$(BIN)/pytest -m "not component and not system and not docker and not faults" -q
 
 test-component: install ## component tier: materializations against a real Postgres and S3 on loopback
 	$(BIN)/pytest -m component -q
@@ -85,6 +85,9 @@ test-system: install ## system tier: the native stack (make dev's launcher) on P
 
 test-images: install ## docker tier: the images and the compose deployment (skips without an engine unless REQUIRE_DOCKER=1)
 	$(BIN)/pytest -m docker -q -rs
+
+test-faults: install ## fault tier: faults injected into the compose deployment; writes RELIABILITY.md
+	FAULTS_COMMAND="make test-faults" $(BIN)/pytest -m faults -q -rs
 
 images: ## build the three images from the official bases (docker build)
 	deploy/images/build.sh
@@ -102,4 +105,5 @@ test: install ## everything CI runs: lint, then each tier, timed
 	tier unit $(MAKE) --no-print-directory test-unit; \
 	tier component $(MAKE) --no-print-directory test-component; \
 	tier system $(MAKE) --no-print-directory test-system; \
-	tier docker $(MAKE) --no-print-directory test-images
+	tier docker $(MAKE) --no-print-directory test-images; \
+	tier faults $(MAKE) --no-print-directory test-faults
