@@ -7,9 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
-SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local bench
+SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local deploy/proxy bench
 
-.PHONY: help install lock lint fmt test test-unit test-component test-system test-images test-faults images images-offline dev up down bench compose-plugin env
+.PHONY: help install lock lint fmt test test-unit test-component test-system test-images test-faults images images-offline dev up down bench compose-plugin env user users
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -57,6 +57,17 @@ up: ## docker compose: check .env, build the images and start the deployment
 	@$(MAKE) --no-print-directory compose-plugin
 	set -a; eval "$$(deploy/images/tags.sh)"; set +a; \
 	  docker compose --env-file $(ENV_FILE) up -d $(COMPOSE_UP_FLAGS) --wait
+
+user: install ## front-door login: make user NAME=alice ROLE=editor|viewer (asks the password); DELETE=1 removes
+	@test -n "$(NAME)" || { echo "usage: make user NAME=<name> ROLE=editor|viewer   (or NAME=<name> DELETE=1)" >&2; exit 2; }
+	@if [ "$(DELETE)" = 1 ]; then \
+	  $(BIN)/python deploy/proxy/users.py --env-file $(ENV_FILE) remove "$(NAME)"; \
+	else \
+	  $(BIN)/python deploy/proxy/users.py --env-file $(ENV_FILE) add "$(NAME)" "$(ROLE)"; \
+	fi
+
+users: install ## front-door logins: names and roles
+	@$(BIN)/python deploy/proxy/users.py --env-file $(ENV_FILE) list
 
 down: ## stop what `make dev` left running, and the compose deployment (its volumes stay)
 	@if [ -x $(BIN)/python ]; then $(BIN)/python deploy/local/stack.py down; fi

@@ -4,13 +4,14 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -61,13 +62,19 @@ class Stack:
     s3: Any = None  # boto3 client on the stack's S3 endpoint (S3 variant)
     bucket: str = ""
     source_admin_url: str = ""
+    # Through the compose deployment's front door: a login, and the proxy's CA to verify it.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def open(self, path: str, data: bytes | None = None, timeout: float = 30) -> Any:
+        """urlopen of ``<url><path>`` with this stack's login and CA."""
+        headers = {**self.headers, **({"Content-Type": "application/json"} if data else {})}
+        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers)
+        return urllib.request.urlopen(request, timeout=timeout, context=self.ssl_context)
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with self.open("/graphql", body) as response:
             payload = json.loads(response.read())
         if payload.get("errors"):
             raise GraphQLError(json.dumps(payload["errors"], indent=1)[:2000])

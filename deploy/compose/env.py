@@ -9,8 +9,10 @@ there is a secret that must be set (compose itself refuses to start while most o
 empty). `generate` copies the template with each of those filled by a random value (and
 DOCKER_GID by the Docker socket's group); it never overwrites an existing file. `check` refuses
 a missing or empty secret, a value that looks like a placeholder ("change-me", "example"...), a
-short one, one reused for two secrets, characters that break URLs or .env parsing, and a
-DOCKER_GID that is not the socket's group. Standard library only: it runs before `make install`.
+short one, one reused for two secrets, characters that break URLs or .env parsing, a
+DOCKER_GID that is not the socket's group, and a front door nobody can log in to (no user in
+PROXY_USERS_FILE: `make user`), whose certificate files are missing, or whose DAGSTER_PATH_PREFIX
+is malformed. Standard library only: it runs before `make install`.
 """
 
 import argparse
@@ -33,6 +35,9 @@ PROFILE_ONLY = {"SEAWEEDFS_JWT_SIGNING_KEY": "bundled-s3"}
 URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 S3_SECRET_SAFE = re.compile(r"[A-Za-z0-9._~/+=-]+")
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+# An account line of the front door's users file (deploy/proxy/users.py writes it).
+ACCOUNT = re.compile(r"^\s+\S+\s+\$2[aby]\$\d\d\$\S{53}\s+#\s+(editor|viewer)\s*$")
+PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 
 
 def parse(path: Path) -> dict[str, str]:
@@ -116,6 +121,44 @@ def problems(env_file: Path, template: Path = TEMPLATE) -> list[str]:
         if value in seen:
             found.append(f"{name} reuses the value of {seen[value]}: each secret needs its own")
         seen.setdefault(value, name)
+    return found + front_door_problems(values)
+
+
+def _compose_path(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path  # compose: relative to its project dir
+
+
+def front_door_problems(values: dict[str, str]) -> list[str]:
+    """The proxy's settings: at least one user, its certificate files, the path prefix."""
+    found: list[str] = []
+    users = _compose_path(values.get("PROXY_USERS_FILE") or "deploy/proxy/users.caddy")
+    roles = (
+        [m.group(1) for m in map(ACCOUNT.match, users.read_text().splitlines()) if m]
+        if users.is_file()
+        else []
+    )
+    if not roles:
+        found.append(
+            f"no user can log in through the front door ({users} has none): run "
+            "`make user NAME=<you> ROLE=editor`"
+        )
+    tls = values.get("PROXY_TLS") or "internal"
+    if tls != "internal":
+        certs = _compose_path(values.get("PROXY_CERTS_DIR") or "deploy/proxy/certs")
+        parts = tls.split()
+        if len(parts) != 2 or not all(p.startswith("/etc/caddy/certs/") for p in parts):
+            found.append(
+                f"PROXY_TLS={tls!r}: `internal`, or `/etc/caddy/certs/<cert> "
+                f"/etc/caddy/certs/<key>` (files in {certs})"
+            )
+        else:
+            for part in parts:
+                if not (certs / part.removeprefix("/etc/caddy/certs/")).is_file():
+                    found.append(f"PROXY_TLS names {part}, but {certs} has no such file")
+    prefix = values.get("DAGSTER_PATH_PREFIX", "")
+    if prefix and not PATH_PREFIX.fullmatch(prefix):
+        found.append(f"DAGSTER_PATH_PREFIX={prefix!r}: like /dagster (a leading /, no trailing /)")
     return found
 
 

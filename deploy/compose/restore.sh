@@ -6,7 +6,7 @@
 # 1. Checks the backup (every file, every object's MD5) and the target: a target that already
 #    has runs or objects (or, with --with-shop, orders) is refused unless --force. Nothing has
 #    been touched when it refuses.
-# 2. Stops every writer: the daemon, the webserver, both code servers, and this deployment's run
+# 2. Stops every writer: the daemon, both webservers, both code servers, and this deployment's run
 #    containers (label dagster/run_id, on the deployment's network).
 # 3. Roles (the superuser's own entry is skipped: it keeps .env's password), Dagster's database
 #    (dropped and recreated, so it equals the backup), the shop's only with --with-shop, then
@@ -56,11 +56,11 @@ fi
 
 step="stopping the writers"
 set -o errtrace
-trap 'echo "restore FAILED while $step. The writers (daemon, webserver, code servers) are" \
+trap 'echo "restore FAILED while $step. The writers (daemon, webservers, code servers) are" \
   "stopped; fix the cause and run restore again (with --force), or start the stack as it is" \
   "with make up." >&2' ERR
 echo "== $step"
-"${compose[@]}" stop daemon webserver ingestion analytics
+"${compose[@]}" stop daemon webserver webserver-viewer ingestion analytics
 runs_live=$(docker ps -q --filter label=dagster/run_id --filter "network=$network")
 if [ -n "$runs_live" ]; then
   echo "stopping run containers: $(echo "$runs_live" | wc -l)"

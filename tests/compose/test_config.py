@@ -27,7 +27,7 @@ from compose_files import (
 from lakehouse import s3_access
 
 LOCATIONS = ("ingestion", "analytics")
-THIRD_PARTY = {"postgres": "POSTGRES_IMAGE", "s3": "S3_IMAGE"}
+THIRD_PARTY = {"postgres": "POSTGRES_IMAGE", "s3": "S3_IMAGE", "proxy": "PROXY_IMAGE"}
 # Set per container by compose for a code server, not secrets of the location.
 CODE_SERVER_OWN = {
     "DAGSTER_CONTAINER_CONTEXT",
@@ -84,7 +84,8 @@ def test_ports_are_published_on_loopback_only(config: dict[str, Any]) -> None:
         for name, service in config["services"].items()
         for port in service.get("ports", [])
     ]
-    assert {name for name, _ in published} == {"postgres", "s3", "webserver"}
+    # The front door is the UI's only way in: neither webserver publishes a port.
+    assert {name for name, _ in published} == {"postgres", "s3", "proxy"}
     assert all(port["host_ip"] == "127.0.0.1" for _, port in published), published
     # SeaweedFS's master, volume server and filer bind the container's loopback; only the S3
     # gateway listens on the network.
@@ -93,12 +94,31 @@ def test_ports_are_published_on_loopback_only(config: dict[str, Any]) -> None:
     assert "-master.telemetry=false" in command
 
 
+def test_opening_the_front_door_is_one_line_and_opens_nothing_else(
+    env_file: Path, tmp_path: Path
+) -> None:
+    opened = tmp_path / ".env"
+    opened.write_text(env_file.read_text())
+    write_env(opened, {"PROXY_BIND": "0.0.0.0"})
+    services = compose_config(opened)["services"]
+    hosts = {
+        name: {port["host_ip"] for port in service.get("ports", [])}
+        for name, service in services.items()
+        if service.get("ports")
+    }
+    assert hosts == {"postgres": {"127.0.0.1"}, "s3": {"127.0.0.1"}, "proxy": {"0.0.0.0"}}
+    # Alert links follow the front door's name and port.
+    write_env(opened, {"PROXY_HOSTNAME": "dagster.example.internal", "PROXY_HTTPS_PORT": "443"})
+    env = compose_config(opened)["services"]["ingestion"]["environment"]
+    assert env["LAKEHOUSE_UI_BASE_URL"] == "https://dagster.example.internal:443"
+
+
 def _env(config: dict[str, Any], service: str) -> dict[str, str]:
     return config["services"][service].get("environment") or {}
 
 
 def test_each_location_passes_only_its_own_variables_to_its_runs(config: dict[str, Any]) -> None:
-    instance = set(_env(config, "webserver"))
+    instance = set(_env(config, "migrate"))  # exactly the instance's variables
     launcher = yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_launcher"]["config"]
     assert set(launcher["env_vars"]) <= instance  # every run needs only the instance's
     contexts = {}
@@ -117,7 +137,9 @@ def test_each_location_passes_only_its_own_variables_to_its_runs(config: dict[st
     for location in LOCATIONS:
         other = next(o for o in LOCATIONS if o != location)
         assert not contexts[other] & set(_env(config, location))
-        assert not contexts[location] & instance  # the webserver holds no location's secret
+        assert not contexts[location] & instance
+        for webserver in ("webserver", "webserver-viewer"):  # no location's secret
+            assert not contexts[location] & set(_env(config, webserver))
 
 
 def test_secrets_have_no_defaults(env_file: Path, tmp_path: Path) -> None:
@@ -161,7 +183,10 @@ def test_env_check_refuses_placeholders_and_weak_secrets(
 
 def test_env_check_refuses_a_reused_secret_and_accepts_a_generated_env(tmp_path: Path) -> None:
     tool = env_tool()
-    env = generated_env(tmp_path / ".env")
+    env = generated_env(tmp_path / ".env", PROXY_USERS_FILE=str(tmp_path / "users.caddy"))
+    assert [p for p in tool.problems(env) if "make user" in p]  # nobody could log in yet
+    hashed = "$2a$14$" + "a" * 53
+    (tmp_path / "users.caddy").write_text(f"basic_auth {{\n\talice {hashed} # editor\n}}\n")
     assert tool.problems(env) == []
     values = tool.parse(env)
     write_env(env, {"DAGSTER_POSTGRES_PASSWORD": values["POSTGRES_PASSWORD"]})
@@ -211,7 +236,8 @@ def test_own_s3_profile_runs_no_s3_server_and_points_everything_at_the_endpoint(
             "SEAWEEDFS_JWT_SIGNING_KEY": "",
         },
     )
-    assert env_tool().problems(own) == []  # the SeaweedFS key is not needed then
+    # The SeaweedFS key is not needed then (nobody has been given a login in this test).
+    assert [p for p in env_tool().problems(own) if "make user" not in p] == []
     config = compose_config(own)
     services = config["services"]
     assert "s3" not in services and "s3-config" not in services

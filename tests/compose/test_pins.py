@@ -31,6 +31,7 @@ def pins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "postgres": services["postgres"]["image"],
         "s3": services["s3"]["image"],
         "python": services["ingestion"]["build"]["args"]["PYTHON_IMAGE"],
+        "proxy": services["proxy"]["image"],
     }
 
 
@@ -87,6 +88,31 @@ def test_seaweedfs_stand_in_is_the_pinned_release_and_build(
     assert _run(image, "id", "-u") == "1000"
     assert _run(image, "wget", "--version")  # the health check's tool
     # pip ran in a builder stage with the build's CA bundle: none of it reaches this image.
+    history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
+    assert "certs" not in history and "ca-bundle" not in history
+    assert _run(image, "ls", "-A", "/tmp") == ""
+
+
+def test_caddy_stand_in_is_the_pinned_release(
+    pins: dict[str, str], stand_ins: dict[str, str]
+) -> None:
+    match = re.fullmatch(r"caddy:(\d+\.\d+\.\d+)", pins["proxy"])
+    assert match, pins["proxy"]
+    image = stand_ins["PROXY_IMAGE"]
+    reported = _run(image, "caddy", "version")
+    assert reported.split()[0] == f"v{match.group(1)}", reported
+    # The interface the compose service relies on, as the official image has it.
+    config = json.loads(docker("image", "inspect", image))[0]["Config"]
+    assert config["Cmd"] == [
+        "caddy",
+        "run",
+        "--config",
+        "/etc/caddy/Caddyfile",
+        "--adapter",
+        "caddyfile",
+    ]
+    assert {"XDG_DATA_HOME=/data", "XDG_CONFIG_HOME=/config"} <= set(config["Env"])
+    assert _run(image, "wget", "--version")  # the health check's tool
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image)
     assert "certs" not in history and "ca-bundle" not in history
     assert _run(image, "ls", "-A", "/tmp") == ""
