@@ -192,6 +192,7 @@ def proxy(tmp_path: Path) -> Iterator[dict[str, Any]]:
         yield {
             "https": https,
             "http": http,
+            "ca": ca,
             "context": ssl.create_default_context(cafile=str(ca)),
             "editor": editor_upstream,
             "viewer": viewer_upstream,
@@ -243,3 +244,26 @@ def test_plain_http_redirects_to_the_published_https_port(proxy: dict[str, Any])
         urllib.request.build_opener(NoRedirect()).open(request, timeout=10)
     assert answer.value.code == 308
     assert answer.value.headers["Location"] == "https://127.0.0.1:8443/runs?x=1"
+
+
+def test_a_body_over_10_mb_is_refused_before_it_reaches_a_webserver(
+    proxy: dict[str, Any], tmp_path: Path
+) -> None:
+    """curl, not urllib: Caddy answers 413 without reading the body, and Python's ssl module
+    then fails to read that answer (a TLS record error), where curl reads it as any client."""
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed")
+    body = tmp_path / "body"
+
+    def post(size: int) -> str:
+        body.write_bytes(b"x" * size)
+        return subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(proxy["ca"]),
+             "-u", f"alice:{PASSWORDS['alice']}", "--data-binary", f"@{body}",
+             f"https://localhost:{proxy['https']}/graphql"],
+            capture_output=True, text=True, check=False, timeout=60,
+        ).stdout  # fmt: skip
+
+    assert post(11 * 1024 * 1024) == "413"
+    assert post(1024 * 1024) == "200"
+    assert len(proxy["editor"].seen) == 1  # only the small one got through
