@@ -50,10 +50,11 @@ INGEST = "sales_ingest_job"
 LANDING_SENSOR = "sales_landing_sensor"
 IN_PROGRESS = ["STARTING", "STARTED", "CANCELING"]
 # F7's burst. The issue's size, 100 days x 10 stores (1,000 files), takes far longer than the
-# tier should to drain on a 2-core machine (one landing run per day, two at a time, each in its
-# own container, plus the sweep reaching days outside the recent window): run it with
-# FAULTS_BURST_DAYS=100 FAULTS_BURST_STORES=10 make test-faults. The default keeps the 1,000
-# files and puts them on fewer days, so it drains in minutes.
+# tier may take in CI to drain on a 2-core machine (one landing run and one analytics run per
+# day, each in its own container, two landing runs at a time): run it with
+# FAULTS_BURST_DAYS=100 FAULTS_BURST_STORES=10 make test-faults (RELIABILITY.md records the
+# sizes with the command). The default keeps the 1,000 files and puts them on fewer days, so it
+# drains in minutes.
 BURST_DAYS = int(os.environ.get("FAULTS_BURST_DAYS", "10"))
 BURST_STORES = int(os.environ.get("FAULTS_BURST_STORES", "100"))
 
@@ -284,6 +285,12 @@ class Ledger:
     files_lost: list[str] = field(default_factory=list)  # keys whose rows are not in the lake
 
     @property
+    def duplicated(self) -> int:
+        """Work done twice: successful runs beyond one per run key, and materializations
+        beyond one per successful run."""
+        return self.runs_duplicated + self.extra_materializations
+
+    @property
     def data_lost(self) -> str:
         if not self.files_lost:
             return f"none (0 of {self.files} files)"
@@ -472,7 +479,7 @@ def test_f3_postgres_restart(
             "the landing sensor ticked successfully and every service was healthy"
         ),
         runs_lost=len(ledger.runs_lost),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         runs_in_progress_at_restart=len(in_flight),
         container_restarts=restarts,
@@ -481,7 +488,7 @@ def test_f3_postgres_restart(
     )
     assert drained, f"not every day landed after the restart: {ledger}"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger
     assert recovered is not None, times
     assert all(loaded(e) for e in locations(deployment).values())
 
@@ -570,7 +577,7 @@ def test_f4_code_server_crash(
             "server and the daemon's landing sensor ticked successfully"
         ),
         runs_lost=len(ledger.runs_lost) + len(analytics_failures),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         failed_landing_ticks=len(failed_ticks),
         analytics_runs_failed=len(analytics_failures),
@@ -583,7 +590,7 @@ def test_f4_code_server_crash(
     assert summary == "SUCCESS" and not analytics_failures, (summary, analytics_failures)
     assert all(analytics_seen), "analytics was not LOADED throughout the ingestion crash"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger
 
 
 OUTAGE_SECONDS = 60
@@ -656,7 +663,7 @@ def test_f5_s3_down_for_a_minute(
         recovery_seconds=recovered,
         recovery="from the S3 server's start until the landing sensor's first successful tick",
         runs_lost=len(ledger.runs_lost) + len(failed_in_flight),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations + len(rerun),
+        runs_duplicated=ledger.duplicated + len(rerun),
         data_lost=ledger.data_lost,
         runs_in_progress_at_stop=len(running_at_stop),
         landing_runs_in_progress_before_stop=len(in_flight or []),
@@ -679,7 +686,7 @@ def test_f5_s3_down_for_a_minute(
     assert summary == "SUCCESS", f"the analytics run in flight ended {summary}"
     assert rerun == {}, f"days ran again though their files did not change: {rerun}"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger
 
 
 # --- the daemon, its supervisor and the alerts (F1, F2, F6, F8) ----------------------------------
@@ -857,7 +864,7 @@ def test_f1_daemon_crash_mid_run(
         recovery_seconds=times["day_landed_s"],
         recovery="from the kill until the day's files were in the lake",
         runs_lost=len(ledger.runs_lost),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         run_state_at_kill=state_at_kill,
         orphaned_containers=left,
@@ -869,7 +876,7 @@ def test_f1_daemon_crash_mid_run(
     assert beating, "the daemon never heartbeated again after the crash"
     assert landed, f"the day did not land after the crash: {ledger}"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger
     assert left == [], left
 
 
@@ -926,7 +933,7 @@ def test_f2_daemon_hung(
         recovery_seconds=times["restarted_s"],
         recovery="from the SIGSTOP until the container was restarted",
         runs_lost=len(ledger.runs_lost),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         **times,
     )
@@ -934,7 +941,7 @@ def test_f2_daemon_hung(
     assert down_alert, "the sentinel did not report the hung daemon"
     assert landed, f"a file put during the hang did not land: {ledger}"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger
 
 
 def recreate_ingestion(deployment: ComposeStack, **env: str) -> None:
@@ -1000,7 +1007,7 @@ def test_f6_run_container_killed_for_memory(
         recovery_seconds=failed_after,
         recovery="from the put until the run was failed with the OOM message",
         runs_lost=len(ledger.runs_lost),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         alert_after_put_s=alerted_after,
         worker_exit_tag=tags.get("lakehouse/worker_exit"),
@@ -1095,7 +1102,8 @@ def test_f7_a_burst_of_files_across_many_days(
         started = time.time()
         puts = put_files(deployment, files)
         put_seconds = since(started)
-        deadline = 600 + 30 * len(BURST)
+        # Generous: about 35 s per day was measured at full size; the figure is the result.
+        deadline = 600 + 60 * len(BURST)
         landed = observe(lambda: all_landed(deployment, puts), deadline=deadline, every=5)
         landed_s = since(started) if landed else None
         drained = observe(lambda: summaries_done(deployment, BURST), deadline=deadline, every=5)
@@ -1123,7 +1131,7 @@ def test_f7_a_burst_of_files_across_many_days(
             "and no run was queued or in progress"
         ),
         runs_lost=len(ledger.runs_lost),
-        runs_duplicated=ledger.runs_duplicated + ledger.extra_materializations,
+        runs_duplicated=ledger.duplicated,
         data_lost=ledger.data_lost,
         burst_days=len(BURST),
         burst_stores_per_day=BURST_STORES,
@@ -1142,4 +1150,4 @@ def test_f7_a_burst_of_files_across_many_days(
     assert sampler.samples > 0
     assert exceeded == {}, f"queue limits exceeded: {exceeded} (limits {allowed})"
     assert ledger.runs_lost == [] and ledger.files_lost == [], ledger
-    assert ledger.runs_duplicated == 0 and ledger.extra_materializations == 0, ledger
+    assert ledger.duplicated == 0, ledger

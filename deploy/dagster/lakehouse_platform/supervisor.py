@@ -128,6 +128,8 @@ def reconcile_starting_runs(
     """
     findings = Findings()
     records = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTING]))
+    if not records:
+        return findings  # the usual pass: no need to ask the engine for its containers
     containers = {c.id: c for c in _run_containers(client, settings.network)}
     for record in records:
         run = record.dagster_run
@@ -251,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- dagster-daemon run ...")
     args = parser.parse_args(argv)
-    command = [c for c in args.command if c != "--"] or ["dagster-daemon", "run"]
+    command = list(args.command)
+    if command[:1] == ["--"]:  # only the separator; a "--" inside the command is its own
+        command = command[1:]
+    command = command or ["dagster-daemon", "run"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     sys.exit(supervise(command, Settings.from_env()))
 
