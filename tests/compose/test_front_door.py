@@ -10,7 +10,6 @@ CA's certificate instead (ignore_https_errors), as a teammate who trusted the ro
 import base64
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import chromium
 from compose_files import write_env
 from compose_stack import ComposeStack
 from native_stack import Stack, docker, wait_until
@@ -26,7 +26,6 @@ from native_stack import Stack, docker, wait_until
 pytestmark = pytest.mark.docker
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "front-door"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic"]
 # A day nothing else lands: the editor's UI launch is the only run for it.
 # (Within the last 90 days, which the launch dialog shows.)
 EDITOR_DAY = (datetime.now(UTC).date() - timedelta(days=75)).isoformat()
@@ -146,16 +145,8 @@ def test_no_login_or_a_wrong_password_is_refused(deployment: ComposeStack) -> No
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 class Session:

@@ -5,13 +5,13 @@ Screenshots of each view go to artifacts/ui/ (git-ignored); the best are copied 
 """
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
+from browser import chromium
 from native_stack import Stack, wait_until
 
 from lakehouse.seed import SeedConfig, seed_database, store_csv
@@ -23,16 +23,6 @@ TODAY = datetime.now(UTC).date()
 DAY_SHOWN = (TODAY - timedelta(days=7)).isoformat()  # lands during these tests
 DAY_EMPTY = (TODAY - timedelta(days=30)).isoformat()  # never lands
 BACKFILL_DAYS = [(TODAY - timedelta(days=n)).isoformat() for n in (12, 11, 10)]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 
 MATERIALIZED = """query M($partitions: [String!]) {
   assetOrError(assetKey: {path: ["sales_summary"]}) {
@@ -72,16 +62,8 @@ def landed(stack: Stack) -> Stack:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as instance:
         yield instance
-        instance.close()
 
 
 @pytest.fixture
