@@ -142,9 +142,10 @@ class _Upstream(ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
-@pytest.fixture
-def proxy(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The Caddyfile on loopback: editors' and viewers' upstreams, an editor and a viewer."""
+@pytest.fixture(params=["internal", "own certificate"])
+def proxy(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The Caddyfile on loopback: editors' and viewers' upstreams, an editor and a viewer; HTTPS
+    from the proxy's internal CA, or from a certificate of the user's (PROXY_TLS)."""
     editor_upstream, viewer_upstream = _Upstream("editor"), _Upstream("viewer")
     users_file = tmp_path / "users.caddy"
     users.write(
@@ -176,13 +177,22 @@ def proxy(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "PROXY_HTTPS_PORT": "8443",
         "DAGSTER_PATH_PREFIX": "",
     }
+    ca = tmp_path / "data/caddy/pki/authorities/local/root.crt"
+    if request.param == "own certificate":
+        ca, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+             "-keyout", str(key), "-out", str(ca)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        env["PROXY_TLS"] = f"{ca} {key}"
     process = subprocess.Popen(
         [_caddy(), "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / "caddy.log", "w"),
     )
-    ca = tmp_path / "data/caddy/pki/authorities/local/root.crt"
     deadline = time.monotonic() + 30
     while not ca.exists() or not _listening(https):
         assert process.poll() is None, (tmp_path / "caddy.log").read_text()[-2000:]
@@ -193,6 +203,7 @@ def proxy(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "https": https,
             "http": http,
             "ca": ca,
+            "tls": request.param,
             "context": ssl.create_default_context(cafile=str(ca)),
             "editor": editor_upstream,
             "viewer": viewer_upstream,
@@ -267,3 +278,17 @@ def test_a_body_over_10_mb_is_refused_before_it_reaches_a_webserver(
     assert post(11 * 1024 * 1024) == "413"
     assert post(1024 * 1024) == "200"
     assert len(proxy["editor"].seen) == 1  # only the small one got through
+
+
+def test_the_certificate_served_is_the_one_configured(proxy: dict[str, Any]) -> None:
+    """PROXY_TLS=internal: issued by the proxy's own CA; a certificate of the user's: that one
+    (each verified against only that CA or certificate, for the name localhost)."""
+    with socket.create_connection(("127.0.0.1", proxy["https"]), timeout=10) as raw:
+        with proxy["context"].wrap_socket(raw, server_hostname="localhost") as tls:
+            served = tls.getpeercert()
+    assert ("DNS", "localhost") in served["subjectAltName"]
+    issuer = dict(pair[0] for pair in served["issuer"])
+    if proxy["tls"] == "internal":
+        assert "Caddy Local Authority" in issuer["commonName"]
+    else:
+        assert issuer["commonName"] == "localhost"  # self-signed: issuer is the certificate
