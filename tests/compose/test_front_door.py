@@ -301,6 +301,61 @@ def test_a_viewer_can_read_but_every_mutation_is_refused(deployment: ComposeStac
     assert runs == []  # nothing was launched
 
 
+# Run on "another machine": a container on Docker's default bridge (its own network namespace,
+# not the deployment's network) that reaches this host only through the bridge's gateway.
+TEAMMATE = """
+import base64, json, socket, ssl, sys, urllib.error, urllib.request
+url, login, postgres_port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+context = ssl.create_default_context(cafile="/ca.crt")
+def status(headers):
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=20) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, None
+token = base64.b64encode(login.encode()).decode()
+anonymous, _ = status({})
+logged_in, info = status({"Authorization": "Basic " + token})
+with socket.socket() as probe:
+    probe.settimeout(5)
+    postgres = probe.connect_ex((socket.gethostbyname("dagster.test"), postgres_port))
+print(json.dumps({"anonymous": anonymous, "logged_in": logged_in, "info": info,
+                  "postgres_connect": postgres}))
+"""
+
+
+def test_a_teammate_on_another_machine_logs_in_over_https(deployment: ComposeStack) -> None:
+    """README's steps for teammates: PROXY_BIND=0.0.0.0 and PROXY_HOSTNAME in .env, `make up`
+    (here: the proxy recreated), the proxy's root certificate trusted. Then from another network
+    namespace: no login gets 401, a viewer's login gets the UI over verified HTTPS, and Postgres
+    (still on 127.0.0.1) cannot be reached. The deployment is put back after."""
+
+    def apply(bind: str, hostname: str) -> None:
+        write_env(deployment.env_file, {"PROXY_BIND": bind, "PROXY_HOSTNAME": hostname})
+        deployment.compose("up", "-d", "--no-build", "--no-deps", "--wait", "proxy", timeout=600)
+
+    apply("0.0.0.0", "dagster.test")
+    try:
+        assert deployment.ca_file is not None
+        name, password = deployment.logins["viewer"]
+        port = deployment.env["PROXY_HTTPS_PORT"]
+        output = docker(
+            "run", "--rm", "--network", "bridge", "--add-host", "dagster.test:host-gateway",
+            "-v", f"{deployment.ca_file}:/ca.crt:ro", "--entrypoint", "python",
+            deployment.images["INGESTION_IMAGE"], "-c", TEAMMATE,
+            f"https://dagster.test:{port}/server_info", f"{name}:{password}",
+            deployment.env["POSTGRES_PORT"],
+        )  # fmt: skip
+        seen = json.loads(output.splitlines()[-1])
+        assert seen["anonymous"] == 401, seen
+        assert seen["logged_in"] == 200, seen
+        assert "dagster_webserver_version" in seen["info"], seen
+        assert seen["postgres_connect"] != 0, "Postgres was reachable from another machine"
+    finally:
+        apply("127.0.0.1", "localhost")
+
+
 def test_under_a_path_prefix_the_ui_loads_through_the_proxy(
     browser: Any, deployment: ComposeStack
 ) -> None:
