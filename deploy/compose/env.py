@@ -35,7 +35,8 @@ PROFILE_ONLY = {"SEAWEEDFS_JWT_SIGNING_KEY": "bundled-s3"}
 URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
 S3_SECRET_SAFE = re.compile(r"[A-Za-z0-9._~/+=-]+")
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
-# An account line of the front door's users file (deploy/proxy/users.py writes it).
+# An account line of the front door's users file, as deploy/proxy/users.py (ACCOUNT, HASH) writes
+# it; repeated here because this script runs before `make install`, with the standard library.
 ACCOUNT = re.compile(r"^\s+\S+\s+\$2[aby]\$\d\d\$\S{53}\s+#\s+(editor|viewer)\s*$")
 PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 
@@ -133,12 +134,7 @@ def front_door_problems(values: dict[str, str]) -> list[str]:
     """The proxy's settings: at least one user, its certificate files, the path prefix."""
     found: list[str] = []
     users = _compose_path(values.get("PROXY_USERS_FILE") or "deploy/proxy/users.caddy")
-    roles = (
-        [m.group(1) for m in map(ACCOUNT.match, users.read_text().splitlines()) if m]
-        if users.is_file()
-        else []
-    )
-    if not roles:
+    if not (users.is_file() and any(map(ACCOUNT.match, users.read_text().splitlines()))):
         found.append(
             f"no user can log in through the front door ({users} has none): run "
             "`make user NAME=<you> ROLE=editor`"

@@ -52,6 +52,11 @@ ONE_SHOTS = ("s3-config", "init", "migrate")
 BUCKET = "sales-lake"
 
 
+def basic_auth(name: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{name}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 @dataclass
 class ComposeStack:
     env_file: Path
@@ -78,17 +83,17 @@ class ComposeStack:
 
     def as_user(self, role: str | None, url: str | None = None) -> Stack:
         """GraphQL and HTTP through the front door as the ``role``'s user (None: no login)."""
-        headers = {}
-        if role is not None:
-            name, password = self.logins[role]
-            token = base64.b64encode(f"{name}:{password}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
         return Stack(
             url or self.front_door,
             self.stack.log_path,
-            headers=headers,
+            headers=basic_auth(*self.logins[role]) if role is not None else {},
             ssl_context=self.tls_context(),
         )
+
+    def reconfigure(self, changes: dict[str, str], *services: str) -> None:
+        """Write ``changes`` into .env and recreate ``services`` with them (nothing else)."""
+        write_env(self.env_file, changes)
+        self.compose("up", "-d", "--no-build", "--no-deps", "--wait", *services, timeout=600)
 
     def fetch_ca(self) -> None:
         """The proxy's root certificate, read from its volume: again after `down -v`, which

@@ -7,7 +7,6 @@ editor, one viewer, random passwords). Certificates are verified against the pro
 CA's certificate instead (ignore_https_errors), as a teammate who trusted the root would.
 """
 
-import base64
 import json
 import re
 import urllib.error
@@ -19,8 +18,7 @@ from typing import Any
 
 import pytest
 from browser import chromium
-from compose_files import write_env
-from compose_stack import ComposeStack
+from compose_stack import ComposeStack, basic_auth
 from native_stack import Stack, docker, wait_until
 
 pytestmark = pytest.mark.docker
@@ -45,12 +43,11 @@ def _request(
     *,
     auth: Stack | None = None,
     context: Any = None,
-    data: bytes | None = None,
     redirects: bool = True,
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of one request (errors are answers too)."""
     headers = dict(auth.headers) if auth else {}
-    request = urllib.request.Request(url, data=data, headers=headers)
+    request = urllib.request.Request(url, headers=headers)
     handlers: list[Any] = [urllib.request.HTTPSHandler(context=context)]
     if not redirects:
 
@@ -85,13 +82,13 @@ def test_only_the_proxy_is_reachable_from_outside_and_neither_webserver_publishe
     }
     published = {service: ports for service, ports in published.items() if ports}
     assert published.get("webserver") is None and published.get("webserver-viewer") is None
-    proxy = {port for url, port in published["proxy"] if port}
+    proxy = {port for _, port in published["proxy"]}
     assert proxy == {
         int(deployment.env["PROXY_HTTPS_PORT"]),
         int(deployment.env["PROXY_HTTP_PORT"]),
     }
     # Loopback by default: opening it is one line in .env (PROXY_BIND).
-    assert {url for ports in published.values() for url, port in ports if port} == {"127.0.0.1"}
+    assert {url for ports in published.values() for url, _ in ports} == {"127.0.0.1"}
     viewer = json.loads(docker("inspect", deployment.container_id("webserver-viewer")))[0]
     assert "--read-only" in viewer["Config"]["Cmd"]
     assert not any("docker.sock" in m["Source"] for m in viewer["Mounts"])  # no engine access
@@ -137,8 +134,7 @@ def test_no_login_or_a_wrong_password_is_refused(deployment: ComposeStack) -> No
         assert "Basic" in {k.lower(): v for k, v in headers.items()}["www-authenticate"]
         assert b"dagster" not in body.lower()
     name, _ = deployment.logins["editor"]
-    wrong = Stack(deployment.front_door, Path("/dev/null"))
-    wrong.headers = {"Authorization": "Basic " + base64.b64encode(f"{name}:nope".encode()).decode()}
+    wrong = Stack(deployment.front_door, Path("/dev/null"), headers=basic_auth(name, "nope"))
     status, _, _ = _request(f"{deployment.front_door}/graphql", auth=wrong, context=context)
     assert status == 401
 
@@ -331,11 +327,7 @@ def test_a_teammate_on_another_machine_logs_in_over_https(deployment: ComposeSta
     namespace: no login gets 401, a viewer's login gets the UI over verified HTTPS, and Postgres
     (still on 127.0.0.1) cannot be reached. The deployment is put back after."""
 
-    def apply(bind: str, hostname: str) -> None:
-        write_env(deployment.env_file, {"PROXY_BIND": bind, "PROXY_HOSTNAME": hostname})
-        deployment.compose("up", "-d", "--no-build", "--no-deps", "--wait", "proxy", timeout=600)
-
-    apply("0.0.0.0", "dagster.test")
+    deployment.reconfigure({"PROXY_BIND": "0.0.0.0", "PROXY_HOSTNAME": "dagster.test"}, "proxy")
     try:
         assert deployment.ca_file is not None
         name, password = deployment.logins["viewer"]
@@ -353,7 +345,7 @@ def test_a_teammate_on_another_machine_logs_in_over_https(deployment: ComposeSta
         assert "dagster_webserver_version" in seen["info"], seen
         assert seen["postgres_connect"] != 0, "Postgres was reachable from another machine"
     finally:
-        apply("127.0.0.1", "localhost")
+        deployment.reconfigure({"PROXY_BIND": "127.0.0.1", "PROXY_HOSTNAME": "localhost"}, "proxy")
 
 
 def test_under_a_path_prefix_the_ui_loads_through_the_proxy(
@@ -362,12 +354,7 @@ def test_under_a_path_prefix_the_ui_loads_through_the_proxy(
     """DAGSTER_PATH_PREFIX=/dagster (a company proxy forwarding /dagster/ to this one): both
     webservers serve under it and the root leads there. The deployment is put back after."""
     services = ("webserver", "webserver-viewer", "proxy")
-
-    def apply(prefix: str) -> None:
-        write_env(deployment.env_file, {"DAGSTER_PATH_PREFIX": prefix})
-        deployment.compose("up", "-d", "--no-build", "--no-deps", "--wait", *services, timeout=600)
-
-    apply(PREFIX)
+    deployment.reconfigure({"DAGSTER_PATH_PREFIX": PREFIX}, *services)
     try:
         viewer = deployment.as_user("viewer", url=deployment.front_door + PREFIX)
         status, _, _ = _request(
@@ -393,7 +380,7 @@ def test_under_a_path_prefix_the_ui_loads_through_the_proxy(
         finally:
             session.close()
     finally:
-        apply("")
+        deployment.reconfigure({"DAGSTER_PATH_PREFIX": ""}, *services)
     assert (
         _request(
             f"{deployment.front_door}/server_info",

@@ -6,7 +6,6 @@ The Caddyfile is the one the proxy container runs; only its listen ports, upstre
 the users file's path are substituted for loopback ones.
 """
 
-import base64
 import importlib.util
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import Any
 
 import pytest
 from compose_files import ROOT, env_tool
+from compose_stack import basic_auth
 
 from lakehouse.testing import free_port
 
@@ -222,9 +222,7 @@ def _listening(port: int) -> bool:
 
 
 def _get(proxy: dict[str, Any], path: str, login: tuple[str, str] | None) -> tuple[int, str]:
-    headers = {}
-    if login:
-        headers["Authorization"] = "Basic " + base64.b64encode(":".join(login).encode()).decode()
+    headers = basic_auth(*login) if login else {}
     request = urllib.request.Request(f"https://localhost:{proxy['https']}{path}", headers=headers)
     try:
         with urllib.request.urlopen(request, context=proxy["context"], timeout=10) as response:
