@@ -39,6 +39,22 @@ def test_image_runs_as_a_non_root_user(images: dict[str, str], name: str) -> Non
         assert not config.get("Entrypoint"), "CMD, not ENTRYPOINT: the run launcher needs it"
 
 
+def test_dagster_image_runs_the_helm_charts_commands(images: dict[str, str]) -> None:
+    """The Kubernetes deployment (deploy/kubernetes) runs the webserver and the daemon from this
+    image: the chart starts them with `/bin/bash -c`, and the daemon launches runs as Jobs with
+    dagster-k8s's K8sRunLauncher."""
+    out = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/bash",
+        images["dagster"],
+        "-c",
+        'python -c "import dagster_k8s; print(dagster_k8s.K8sRunLauncher.__name__)"',
+    )
+    assert out == "K8sRunLauncher"
+
+
 @pytest.fixture(scope="module")
 def deployment(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Both location images and the Dagster image (webserver, daemon) on one network."""
