@@ -9,11 +9,10 @@ import os
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 from lakehouse.alerts import AlertWebhook
 from lakehouse.io_manager import LakeIOManager
-from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
+from lakehouse.storage import LocalObjectStore, ObjectStore, S3Connection, S3ObjectStore
 
 STORAGE = "LAKEHOUSE_STORAGE"
 LOCAL_ROOT = "LAKEHOUSE_LOCAL_ROOT"
@@ -93,7 +92,7 @@ def object_store_from_env(location: str | None = None) -> ObjectStore:
                 }
         return S3ObjectStore(
             bucket=env_str(S3_BUCKET),
-            s3=S3Resource(
+            s3=S3Connection(
                 endpoint_url=endpoint,
                 region_name=os.environ.get("AWS_REGION") or None,
                 **credentials,

@@ -13,10 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from dagster_aws.s3 import S3Resource
 
 from lakehouse.seed import prepare_source_database
-from lakehouse.storage import LocalObjectStore, S3ObjectStore
+from lakehouse.storage import LocalObjectStore, S3Connection, S3ObjectStore
 from lakehouse.testing import ADMIN, PostgresServer, S3Server
 
 READER_ROLE = "ingestion_reader"
@@ -59,7 +58,7 @@ def s3_store(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3ObjectSt
     s3_server.client().create_bucket(Bucket=bucket)
     return S3ObjectStore(
         bucket=bucket,
-        s3=S3Resource(endpoint_url=s3_server.endpoint_url, region_name="us-east-1"),
+        s3=S3Connection(endpoint_url=s3_server.endpoint_url, region_name="us-east-1"),
     )
 
 

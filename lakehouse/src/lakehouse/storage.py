@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 
@@ -207,11 +206,41 @@ class LocalObjectStore(ObjectStore):
         return str(self._path(key))
 
 
+class S3Connection(dg.ConfigurableResource):
+    """Where and as whom S3 is reached; unset credentials mean boto3's default chain.
+
+    Plain boto3, not dagster-aws's ``S3Resource``: importing ``dagster_aws`` takes about 2 s
+    (it loads its components), and every run worker paid that before its first step
+    (BENCHMARKS.md, P1).
+    """
+
+    endpoint_url: str | None = Field(default=None, description="Any S3 endpoint; unset: AWS.")
+    region_name: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    max_attempts: int = Field(default=5, description="boto3 attempts per call (standard mode).")
+
+    def get_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+        )
+
+
 class S3ObjectStore(ObjectStore):
-    """One S3 bucket, reached through dagster-aws's ``S3Resource`` (any endpoint URL)."""
+    """One S3 bucket (any endpoint URL)."""
 
     bucket: str = Field(description="Bucket holding both the landing area and the lake.")
-    s3: S3Resource = Field(description="Connection settings: endpoint URL, region, credentials.")
+    s3: S3Connection = Field(description="Connection settings: endpoint URL, region, credentials.")
 
     # Creating a boto3 client costs ~100 ms; one per resource instance (per run or tick).
     _client_cache: Any = PrivateAttr(default=None)
