@@ -13,17 +13,23 @@ from analytics.defs.sales.checks import (
 )
 from analytics.defs.sales.jobs import daily_sales_job
 from analytics.defs.sales.schedules import daily_sales_schedule
-from lakehouse.config import alert_webhook_from_env, lake_resources, object_store_from_env
+from lakehouse.config import (
+    alert_webhook_from_env,
+    env_int,
+    lake_resources,
+    object_store_from_env,
+)
 
 # Dagster's default automation sensor starts stopped and ticks every 30 s. This one runs from
-# the first start and ticks every 5 s, so a landed day reaches sales_summary in seconds.
+# the first start and ticks on every loop of the asset daemon (every 5 s; an interval of 5
+# would skip every other loop), so a landed day reaches sales_summary in seconds.
 # emit_backfills=False: several late days become runs at once, instead of a backfill that waits
 # for the backfill daemon's loop.
 analytics_automation_sensor = dg.AutomationConditionSensorDefinition(
     "analytics_automation_sensor",
     target=dg.AssetSelection.groups("analytics"),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=env_int("ANALYTICS_AUTOMATION_SECONDS", 1, minimum=1),
     emit_backfills=False,
     description="Materializes analytics assets when the sales_data they read lands or changes.",
 )
