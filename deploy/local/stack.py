@@ -59,10 +59,18 @@ def pid_file() -> Path:
     return var_dir() / "run" / "stack.json"
 
 
-def write_instance_config(home: Path) -> str:
+def write_instance_config(home: Path, overrides: Path | None = None) -> str:
+    """$DAGSTER_HOME/dagster.yaml: the storage variant, the common settings, and then each
+    top-level section of ``overrides`` in place of the one of the same name (``make bench``
+    runs Dagster's default run coordinator this way)."""
     variant = "postgres" if os.environ.get("DAGSTER_POSTGRES_URL") else "embedded"
     text = (INSTANCE_DIR / f"{variant}.yaml").read_text() + "\n"
     text += (INSTANCE_DIR / "common.yaml").read_text()
+    if overrides is not None:
+        import yaml  # type: ignore[import-untyped]
+
+        settings = yaml.safe_load(text) | (yaml.safe_load(overrides.read_text()) or {})
+        text = yaml.safe_dump(settings, sort_keys=False)
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(text)
     return variant
@@ -199,7 +207,7 @@ def up(args: argparse.Namespace) -> int:
             source_server = start_embedded_source_db(args.seed_days)
         if args.seed_days > 0 and os.environ["LAKEHOUSE_STORAGE"] == "local":
             seed_landing(args.seed_days)
-        variant = write_instance_config(home)
+        variant = write_instance_config(home, args.instance_overrides)
         log(f"Dagster instance: {home} ({variant} storage)")
         env = dict(os.environ)
         # Create or upgrade the storage once, before anything opens it: the daemon and the
@@ -307,6 +315,11 @@ def main() -> int:
     )
     start.add_argument("--ingestion-port", type=int, default=4000)
     start.add_argument("--analytics-port", type=int, default=4001)
+    start.add_argument(
+        "--instance-overrides",
+        type=Path,
+        help="YAML file whose top-level sections replace those of the instance settings",
+    )
     sub.add_parser("down", help="stop what a previous `up` left running")
     args = parser.parse_args()
     return up(args) if args.command == "up" else down()
