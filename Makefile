@@ -106,8 +106,8 @@ images: ## build the three images from the official bases (docker build)
 images-offline: ## build stand-ins of the pinned bases (debootstrap, PyPI) and the images on them; needs root
 	deploy/images/ci-build.sh
 
-bench: install ## measure validation, sensor ticks vs history, a day and a 90-day backfill (bench/results.json)
-	$(BIN)/python bench/run.py
+bench: install ## P1-P5 against their baselines: bench/results.json and BENCHMARKS.md (QUICK=1: tiny sizes, under artifacts/)
+	$(BIN)/python bench/run.py $(if $(filter 1,$(QUICK)),--quick,)
 
 test: install ## everything CI runs: lint, then each tier, timed
 	@tier() { local name=$$1; shift; local start=$$SECONDS; "$$@"; \

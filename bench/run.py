@@ -1,17 +1,23 @@
-"""`make bench`: how the product's hot paths scale, measured on this machine.
+"""`make bench`: the product against its baseline, each pair in the same invocation.
 
-Each measurement repeats a few times and reports the median (and min/max) in seconds, then
-writes bench/results.json. BENCHMARKS.md explains the method and records results. Tests never
+- P1 freshness and P5 footprint: bench/native.py (the native stack, this project's settings and
+  then Dagster's defaults).
+- P2 a year-long backfill against one run per partition: bench/native.py.
+- P3 the landing sensor against a full listing, on a local folder and on SeaweedFS: here.
+- P4 compute against bare polars: bench/compute.py.
+
+Each figure is a median with its min and max. The results go to bench/results.json and
+BENCHMARKS.md is rendered from them (bench/report.py); nothing is copied by hand. Tests never
 assert timings; this is where they live.
 
-    python bench/run.py [--quick]
+    python bench/run.py [--quick]     # --quick: tiny sizes (CI), written under artifacts/
 """
 
 import argparse
 import json
 import os
+import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,13 +27,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import psycopg
-from dagster_aws.s3 import S3Resource
+import psutil  # type: ignore[import-untyped]
+from compute import bench_summary, bench_validation
+from native import Sizes, bench_native, services
+from report import render
 
-from analytics.defs.sales.assets import sales_data as sales_data_spec
-from analytics.defs.sales.assets import sales_summary
-from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
-from ingestion.defs.sales.resources import SourceDatabase
 from ingestion.defs.sales.sensors import (
     DIGEST_TAG,
     DayState,
@@ -35,78 +39,18 @@ from ingestion.defs.sales.sensors import (
     TickPlan,
     plan_tick,
 )
-from lakehouse.config import lake_resources
-from lakehouse.seed import (
-    SeedConfig,
-    large_store_csv,
-    prepare_source_database,
-    seed_database,
-    seed_landing,
-)
-from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from lakehouse.testing import ADMIN, PostgresServer, S3Server
+from lakehouse.seed import SeedConfig, seed_landing
+from lakehouse.storage import LocalObjectStore, ObjectStore, S3Connection, S3ObjectStore
+from lakehouse.testing import ADMIN, S3Server
 
+ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results.json")
-SYSTEM_METRICS = Path(__file__).resolve().parents[1] / "artifacts" / "system-metrics.json"
-
-
-def measure(fn: Callable[[], object], repeat: int) -> dict[str, float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {
-        "median_s": round(statistics.median(times), 4),
-        "min_s": round(min(times), 4),
-        "max_s": round(max(times), 4),
-        "repeat": repeat,
-    }
-
-
-VALIDATE_ONE_FILE = """
-import resource, sys, time
-from datetime import date
-from pathlib import Path
-from ingestion.defs.sales.validation import validate_store_file
-from lakehouse.landing import LandingPath
-source = Path(sys.argv[1])
-day = date(2024, 3, 1)
-start = time.perf_counter()
-path = LandingPath(f"landing/sales/{day}/store_001.csv", day, "store_001")
-rows = validate_store_file(path, source)
-rows.sink_parquet(source.with_suffix(".parquet"))
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
-
-
-def bench_validation(work: Path, rows: int, repeat: int) -> dict[str, object]:
-    """Validation and staging of one store file, each repeat in a fresh process (its peak RSS
-    is that process's, with dagster and polars imported as in a run)."""
-    day = date(2024, 3, 1)
-    source = work / "store_001.csv"
-    source.write_bytes(large_store_csv(day, "store_001", rows))
-    times, peaks = [], []
-    for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-c", "import dagster\n" + VALIDATE_ONE_FILE, str(source)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        times.append(float(out[0]))
-        peaks.append(float(out[1]))
-    median = statistics.median(times)
-    return {
-        "rows": rows,
-        "file_mb": round(source.stat().st_size / 2**20, 1),
-        "median_s": round(median, 3),
-        "min_s": round(min(times), 3),
-        "max_s": round(max(times), 3),
-        "rows_per_s": round(rows / median),
-        "peak_rss_mib": round(max(peaks), 1),
-        "repeat": repeat,
-    }
+PAGE = ROOT / "BENCHMARKS.md"
+# A quick run (CI's) never overwrites the committed figures.
+QUICK_RESULTS = ROOT / "artifacts" / "bench-quick.json"
+QUICK_PAGE = ROOT / "artifacts" / "BENCHMARKS-quick.md"
+SYSTEM_METRICS = ROOT / "artifacts" / "system-metrics.json"
+COMPOSE_METRICS = ROOT / "artifacts" / "compose-metrics.json"
 
 
 def bench_sensor_local(work: Path, days: int, stores: int, repeat: int) -> dict[str, object]:
@@ -122,9 +66,12 @@ def bench_sensor_local(work: Path, days: int, stores: int, repeat: int) -> dict[
     return _sensor_ticks(store, now, repeat) | {"objects": days * stores, "days": days}
 
 
-def _sensor_ticks(store: ObjectStore, now: datetime, repeat: int) -> dict[str, object]:
+def _sensor_ticks(
+    store: ObjectStore, now: datetime, repeat: int, lists: Callable[[], int] = lambda: 0
+) -> dict[str, object]:
     """The landing sensor's ticks at the default settings, 10 s apart as the daemon runs them:
-    the first one (no cursor), quiet ones, and a file 40 days late until a tick requests it."""
+    the first one (no cursor), quiet ones, a file 40 days late until a tick requests it, and
+    window ticks (the sweep not due) after ten new files for yesterday."""
     watch = LandingWatch(window_days=3)
     runs: dict[str, DayState] = {}
     clock = [now]
@@ -166,7 +113,9 @@ def _sensor_ticks(store: ObjectStore, now: datetime, repeat: int) -> dict[str, o
         listing_s += elapsed
         if any(r.partition_key == late.isoformat() for r in plan.run_requests):
             break
+    window = _window_ticks(store, cursor, clock[0], repeat, lists, lookup)
     return {
+        "window": window,
         "first_tick_s": round(first_s, 3),
         "first_cycle_ticks": first_cycle_ticks,
         "first_cycle_runs_requested": len(runs),
@@ -180,6 +129,39 @@ def _sensor_ticks(store: ObjectStore, now: datetime, repeat: int) -> dict[str, o
         "cursor_bytes": len(cursor),
         "sweep_budget_ms": watch.sweep_budget_ms,
         "sweep_interval_s": watch.sweep_interval_seconds,
+    }
+
+
+def _window_ticks(
+    store: ObjectStore,
+    cursor: str,
+    now: datetime,
+    repeat: int,
+    lists: Callable[[], int],
+    lookup: Callable[[Sequence[str]], Mapping[str, DayState]],
+) -> dict[str, object]:
+    """Ten new files for yesterday, then ticks between two sweeps (the window's days only):
+    the first requests the day; the rest are quiet."""
+    yesterday = (now - timedelta(days=1)).date()
+    for n in range(10):
+        store.put(f"landing/sales/{yesterday}/store_{900 + n}.csv", b"new")
+    watch = LandingWatch(window_days=3, sweep_interval_seconds=10**9)  # the sweep not due
+    times, requests, calls = [], [], []
+    for n in range(max(repeat, 3)):
+        before = lists()
+        start = time.perf_counter()
+        plan = plan_tick(store, cursor, now + timedelta(seconds=5 * (n + 1)), watch, lookup)
+        times.append(time.perf_counter() - start)
+        calls.append(lists() - before)
+        requests.append(len(plan.run_requests))
+        cursor = plan.cursor.dump()
+    return {
+        "new_files_tick_s": round(times[0], 4),
+        "new_files_requested_days": requests[0],
+        "tick_median_s": round(statistics.median(times), 4),
+        "tick_max_s": round(max(times), 4),
+        "list_calls_per_tick": max(calls),
+        "months_swept": 0,
     }
 
 
@@ -208,7 +190,7 @@ def bench_sensor_s3(work: Path, objects: int, repeat: int) -> dict[str, object]:
         seeded_s = time.perf_counter() - start
         store = S3ObjectStore(
             bucket="bench-landing",
-            s3=S3Resource(
+            s3=S3Connection(
                 endpoint_url=server.endpoint_url,
                 region_name="us-east-1",
                 aws_access_key_id=ADMIN.access_key,
@@ -220,15 +202,19 @@ def bench_sensor_s3(work: Path, objects: int, repeat: int) -> dict[str, object]:
             "before-call.s3.ListObjectsV2", lambda **_: lists.__setitem__(0, lists[0] + 1)
         )
         now = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        result = _sensor_ticks(store, now, repeat)
+        result = _sensor_ticks(store, now, repeat, lambda: lists[0])
         start = time.perf_counter()
         before = lists[0]
         full = sum(1 for _ in store.list_objects("landing/sales/"))
+        full_s = time.perf_counter() - start
+        window = result["window"]
+        assert isinstance(window, dict)
         return result | {
+            "window_tick_vs_full_listing": round(full_s / window["tick_median_s"]),
             "objects": len(keys),
             "days": days,
             "seeding_s": round(seeded_s, 1),
-            "full_listing_s": round(time.perf_counter() - start, 3),
+            "full_listing_s": round(full_s, 3),
             "full_listing_requests": lists[0] - before,
             "full_listing_objects": full,
             "list_requests_total": lists[0],
@@ -237,100 +223,93 @@ def bench_sensor_s3(work: Path, objects: int, repeat: int) -> dict[str, object]:
         server.stop()
 
 
-def bench_pipeline(work: Path, stores: int, orders: int, backfill_days: int) -> dict[str, object]:
-    postgres = PostgresServer(work / "pg").start()
-    try:
-        admin = postgres.create_database("shop")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            prepare_source_database(conn, "ingestion_reader", None)
-        store = LocalObjectStore(root=str(work / "bucket"))
-        end = date(2025, 6, 30)
-        config = SeedConfig(
-            start=end - timedelta(days=backfill_days - 1),
-            end=end,
-            stores=stores,
-            orders_per_store=orders,
-            online_orders=orders,
-        )
-        with psycopg.connect(admin, autocommit=True) as conn:
-            seed_database(conn, config)
-        seed_landing(store, config)
-        resources = {
-            **lake_resources(store),
-            "source_db": SourceDatabase(url=postgres.url("shop", "ingestion_reader")),
-        }
-        instance = dg.DagsterInstance.ephemeral()
+def machine() -> dict[str, object]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(terse=True),
+        "python": sys.version.split()[0],
+        "dagster": dg.__version__,
+    }
 
-        def land(day: date) -> None:
-            result = dg.materialize(
-                [source_sales_table, landing_area, sales_data],
-                partition_key=day.isoformat(),
-                resources=resources,
-                instance=instance,
-            )
-            assert result.success
 
-        days = list(config.days())
-        one_day = measure(lambda: land(days[-1]), 3)
-        for day in days:
-            land(day)
-        tags = {
-            "dagster/asset_partition_range_start": days[0].isoformat(),
-            "dagster/asset_partition_range_end": days[-1].isoformat(),
-        }
-        backfill = measure(
-            lambda: (
-                dg.materialize(
-                    [sales_data_spec, sales_summary],
-                    selection=[sales_summary],
-                    resources=lake_resources(store),
-                    tags=tags,
-                    instance=instance,
-                ).success
-            ),
-            3,
-        )
-        return {
-            "rows_per_day": stores * orders + orders,
-            "sales_data_one_day": one_day,
-            "sales_summary_backfill": {**backfill, "days": backfill_days, "runs": 1},
-        }
-    finally:
-        postgres.stop()
+def step(results: dict[str, object], name: str, value: object) -> None:
+    results[name] = value
+    print(name, json.dumps(value), flush=True)  # noqa: T201
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: CI's smoke run")
     args = parser.parse_args()
     quick = args.quick
+    full = bool(os.environ.get("BENCH_FULL"))
+    objects = int(os.environ.get("BENCH_OBJECTS", "100000" if full else "20000"))
     results: dict[str, object] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": sys.version.split()[0],
-        "dagster": dg.__version__,
+        "command": "make bench QUICK=1"
+        if quick
+        else ("BENCH_FULL=1 make bench" if full else "make bench"),
+        "quick": quick,
+        "machine": machine(),
     }
-    objects = int(
-        os.environ.get("BENCH_OBJECTS", "100000" if os.environ.get("BENCH_FULL") else "20000")
-    )
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        results["validation"] = bench_validation(work, 20_000 if quick else 1_000_000, 3)
-        print("validation", results["validation"], flush=True)  # noqa: T201
-        results["sensor_local_year"] = bench_sensor_local(work / "s1", 60 if quick else 365, 20, 5)
-        print("sensor local", results["sensor_local_year"], flush=True)  # noqa: T201
-        results["sensor_seaweedfs"] = bench_sensor_s3(work / "s2", 2_000 if quick else objects, 5)
-        print("sensor seaweedfs", results["sensor_seaweedfs"], flush=True)  # noqa: T201
-        results["pipeline"] = bench_pipeline(
-            work,
-            stores=5 if quick else 20,
-            orders=50 if quick else 200,
-            backfill_days=7 if quick else 90,
+        step(
+            results,
+            "p4_validation",
+            bench_validation(work / "p4v", 20_000 if quick else 1_000_000, 1 if quick else 3),
         )
-        print("pipeline", results["pipeline"], flush=True)  # noqa: T201
+        step(
+            results,
+            "p4_summary",
+            bench_summary(
+                work / "p4s",
+                100_000 if quick else 10_000_000,
+                10 if quick else 100,
+                1 if quick else 3,
+            ),
+        )
+        step(
+            results, "p3_sensor_local", bench_sensor_local(work / "s1", 60 if quick else 365, 20, 5)
+        )
+        step(
+            results,
+            "p3_sensor_seaweedfs",
+            bench_sensor_s3(work / "s2", 2_000 if quick else objects, 5),
+        )
+        with services(work / "services") as infra:
+            sizes = (
+                Sizes(files=2, baseline_files=1, late_files=1, backfill_days=7, rows_per_day=1_000,
+                      per_partition_runs=2)
+                if quick
+                else Sizes(files=10, baseline_files=6, late_files=3, backfill_days=365,
+                           rows_per_day=100_000, per_partition_runs=30)
+            )  # fmt: skip
+            p1_p5, p2 = bench_native(infra, work / "native", sizes)
+            step(results, "p1_p5_native", p1_p5)
+            step(results, "p2_backfill", p2)
     if SYSTEM_METRICS.is_file():  # what the system tests observed on the running stack
         results["system_tests"] = json.loads(SYSTEM_METRICS.read_text())
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")  # noqa: T201
+    if COMPOSE_METRICS.is_file():  # what the docker tier observed on the compose deployment
+        results["compose_tests"] = json.loads(COMPOSE_METRICS.read_text())
+    results["bench_s"] = round(time.monotonic() - started)
+    out = QUICK_RESULTS if quick else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    page = QUICK_PAGE if quick else PAGE
+    page.write_text(render(results))
+    print(f"wrote {out} and {page}")  # noqa: T201
     return 0
 
 

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import time
@@ -237,3 +238,88 @@ def wait_for_ticks_after(stack: Stack, location: str, sensor: str, after: float,
             len([t for t in sensor_ticks(stack, location, sensor) if t["timestamp"] > after]) >= n
         ),
     )
+
+
+# Freshness: one file followed from its put to sales_summary of its day (make bench's P1 and the
+# compose test use the same probe).
+RUN_TIMES = """
+query R($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { creationTime startTime } }
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { __typename ... on MessageEvent { timestamp } } }
+  }
+}"""
+
+
+def first_materialization_after(
+    stack: Stack, key: str, partition: str, after: float, deadline: float
+) -> dict[str, Any]:
+    """The first materialization of ``key`` for ``partition`` later than ``after`` (epoch s)."""
+
+    def probe() -> dict[str, Any] | None:
+        later = [
+            m
+            for m in materializations(stack, [key], partition)
+            if int(m["timestamp"]) / 1000 > after
+        ]
+        return min(later, key=lambda m: int(m["timestamp"])) if later else None
+
+    return wait_until(f"{key} {partition} materialized after {after:.1f}", probe, deadline, 0.5)
+
+
+def run_times(stack: Stack, run_id: str) -> dict[str, float]:
+    """When a run was created, left the queue (RUN_STARTING: handed to the launcher) and
+    started (RUN_START: its worker is up), in epoch seconds."""
+    data = stack.gql(RUN_TIMES, runId=run_id)
+    events = {
+        e["__typename"]: int(e["timestamp"]) / 1000
+        for e in data["logsForRun"]["events"]
+        if e.get("timestamp")
+    }
+    created = float(data["runOrError"]["creationTime"])
+    dequeued = events.get("RunStartingEvent", created)
+    started = data["runOrError"]["startTime"] or events.get("RunStartEvent", dequeued)
+    return {"created": created, "dequeued": dequeued, "started": float(started)}
+
+
+def follow_file(
+    stack: Stack, put: Callable[[], None], day: str, deadline: float = 300
+) -> dict[str, float]:
+    """Call ``put`` (one store file for ``day``), then wait for the first ``sales_data`` and the
+    next ``sales_summary`` of that day: the seconds each stage took, both runs' summed."""
+    put_at = time.time()
+    put()
+    landed = first_materialization_after(stack, "sales_data", day, put_at, deadline)
+    landed_at = int(landed["timestamp"]) / 1000
+    ingest = run_times(stack, landed["runId"])
+    summary = first_materialization_after(stack, "sales_summary", day, landed_at, deadline)
+    summary_at = int(summary["timestamp"]) / 1000
+    analytics = run_times(stack, summary["runId"])
+    return {
+        "total_s": summary_at - put_at,
+        "sensor_wait_s": ingest["created"] - put_at,
+        "queue_s": (ingest["dequeued"] - ingest["created"])
+        + (analytics["dequeued"] - analytics["created"]),
+        "run_start_s": (ingest["started"] - ingest["dequeued"])
+        + (analytics["started"] - analytics["dequeued"]),
+        "compute_s": (landed_at - ingest["started"]) + (summary_at - analytics["started"]),
+        "automation_wait_s": analytics["created"] - landed_at,
+        "put_to_sales_data_s": landed_at - put_at,
+    }
+
+
+def freshness_summary(samples: list[dict[str, float]]) -> dict[str, Any]:
+    """p50, min, max of the totals and the median of each stage."""
+    totals = [s["total_s"] for s in samples]
+    return {
+        "files": len(samples),
+        "p50_s": round(statistics.median(totals), 2),
+        "min_s": round(min(totals), 2),
+        "max_s": round(max(totals), 2),
+        "stage_medians_s": {
+            name: round(statistics.median(s[name] for s in samples), 2)
+            for name in samples[0]
+            if name != "total_s"
+        },
+        "samples_s": [round(t, 2) for t in totals],
+    }

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from compose_stack import (
     RUNS,
     ComposeStack,
 )
-from native_stack import Stack, docker, wait_until
+from native_stack import Stack, docker, follow_file, freshness_summary, wait_until
 
 from lakehouse import s3_access
 from lakehouse.seed import SeedConfig, landing_key, store_csv
@@ -97,13 +98,28 @@ def test_make_up_brings_every_service_up_healthy_on_loopback(deployment: Compose
         image = docker("inspect", "-f", "{{.Config.Image}}", container)
         env = docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", container)
         assert f"DAGSTER_CURRENT_IMAGE={image}" in env.splitlines()
-    deployment.metrics["memory"] = docker(
+    stats = docker(
         "stats",
         "--no-stream",
         "--format",
         "{{.Name}} {{.MemUsage}}",
         *[deployment.container_id(s) for s in LONG_RUNNING],
     ).splitlines()
+    deployment.metrics["memory"] = stats
+    deployment.metrics["memory_mib"] = {
+        name.removeprefix(f"{deployment.project}-").removesuffix("-1"): _mib(usage.split("/")[0])
+        for name, usage in (line.split(" ", 1) for line in stats)
+    }
+
+
+def _mib(size: str) -> float:
+    """`docker stats`' memory figure (``123.4MiB``, ``1.2GiB``, ``900KiB``) in MiB."""
+    units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 2**20}
+    number = size.strip()
+    for unit, factor in units.items():
+        if number.endswith(unit):
+            return round(float(number.removesuffix(unit)) * factor, 1)
+    raise AssertionError(f"unexpected docker stats memory figure {size!r}")
 
 
 def test_init_writes_no_demo_data_by_default(deployment: ComposeStack) -> None:
@@ -394,6 +410,28 @@ def test_a_file_forty_days_late_lands_through_the_sweep(deployment: ComposeStack
     deployment.metrics["late_file_40_days_put_to_ingest_success_seconds"] = round(
         ingest["endTime"] - put_at, 1
     )
+
+
+FRESHNESS_FILES = 6
+
+
+def test_files_put_one_at_a_time_each_reach_sales_summary(deployment: ComposeStack) -> None:
+    """`make bench`'s P1 on the deployment: store files for one day, each put with the stores'
+    key once the previous one reached ``sales_summary`` through both locations' run
+    containers. Each must arrive; the p50 and its stages go to the metrics for BENCHMARKS.md."""
+    day = TODAY - timedelta(days=3)
+    stores = deployment.s3("stores")
+    samples = []
+    for n in range(FRESHNESS_FILES):
+        store = f"store_{101 + n}"
+        put = partial(
+            stores.put_object,
+            Bucket=BUCKET,
+            Key=landing_key(day, store),
+            Body=store_csv(SeedConfig(start=day, end=day), day, store),
+        )
+        samples.append(follow_file(deployment.stack, put, day.isoformat()))
+    deployment.metrics["freshness"] = freshness_summary(samples)
 
 
 def test_run_containers_hold_only_their_own_locations_secrets(deployment: ComposeStack) -> None:
