@@ -20,7 +20,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip 'uv>=0.13,<0.14'
 
 $(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml deploy/dagster/pyproject.toml
-	$(BIN)/uv pip sync --python $(BIN)/python $(LOCKS)
+	# Bytecode compiled once here, as pip does by default and uv does not: where
+	# PYTHONDONTWRITEBYTECODE is set, every process (each run worker too) otherwise compiles
+	# Dagster from source, about 2 s per start (BENCHMARKS.md, P1).
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python $(LOCKS)
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics -e deploy/dagster
 	touch $@
 

@@ -181,7 +181,7 @@ def bench_native(
         ("baseline", True, sizes.baseline_files),
     ):
         with native_stack(infra, work / name, name, baseline) as (stack, ready_s):
-            time.sleep(15)  # idle: the first sensor ticks and the sweep have run
+            time.sleep(10)  # idle: the first sensor ticks and the sweep have run
             memory = footprint(stack)
             samples = [
                 freshness_of_one_file(stack, yesterday, f"store_{n:03d}", 2_000)

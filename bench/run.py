@@ -293,7 +293,7 @@ def main() -> int:
                 Sizes(files=2, baseline_files=1, late_files=1, backfill_days=7, rows_per_day=1_000,
                       per_partition_runs=2)
                 if quick
-                else Sizes(files=10, baseline_files=6, late_files=3, backfill_days=365,
+                else Sizes(files=10, baseline_files=5, late_files=3, backfill_days=365,
                            rows_per_day=100_000, per_partition_runs=30)
             )  # fmt: skip
             p1_p5, p2 = bench_native(infra, work / "native", sizes)
