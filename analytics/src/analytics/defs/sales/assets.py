@@ -124,10 +124,27 @@ def _days(keys: Sequence[str]) -> str:
     return keys[0] if len(keys) == 1 else f"{keys[0]} … {keys[-1]} ({len(keys)} days)"
 
 
+# eager() remembers an upstream update until the target is "handled": requested or updated
+# since the previous tick. When both happen between two ticks (a store file lands just after
+# its day's summary finished, or while that summary's run is queued), Dagster 1.13 applies the
+# reset last and the update is forgotten: the day's summary stays without the new file
+# (dagster-io/dagster#33587). Here a tick on which an upstream also updated does not count as
+# handled, so the update still triggers a run once the target's own run is over: at worst one
+# run too many, never a day left stale.
+handled_unless_deps_updated_meanwhile = (
+    (
+        (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated())
+        & ~dg.AutomationCondition.any_deps_updated()
+    )
+    | dg.AutomationCondition.initial_evaluation()
+).with_label("handled_unless_deps_updated_meanwhile")
+
 # Materialize a day whenever its sales_data lands, for any day (late ones too, not just the
 # latest window), but never while a blocking check on that day's sales_data has failed.
 sales_summary_condition = (
-    dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window())
+    dg.AutomationCondition.eager()
+    .without(dg.AutomationCondition.in_latest_time_window())
+    .replace("handled", handled_unless_deps_updated_meanwhile)
     & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_any_day_once_upstream_checks_pass")
 
@@ -197,6 +214,7 @@ def sales_summary(context: dg.AssetExecutionContext, sales_data: pl.LazyFrame) -
             "in_latest_time_window",
             dg.AutomationCondition.in_latest_time_window(lookback_delta=timedelta(days=62)),
         )
+        .replace("handled", handled_unless_deps_updated_meanwhile)
         .with_label("eager_recent_months_with_partial_days")
     ),
     group_name="analytics",
