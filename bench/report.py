@@ -296,9 +296,9 @@ def _p4(results: Mapping[str, Any]) -> list[str]:
         "",
         "| | Median | Min–max | Peak RSS | Rows/s |",
         "|---|---|---|---|---|",
-        row("`validate_store_file`", validation["validation"])[:-1]
+        row("`validate_store_file`", validation["validation"])
         + f" {validation['validation']['rows_per_s']:,} |",
-        row("`pl.read_csv`", validation["read_csv"])[:-1]
+        row("`pl.read_csv`", validation["read_csv"])
         + f" {validation['read_csv']['rows_per_s']:,} |",
         "",
         f"What bounds them: `sales_summary` spends "
