@@ -51,14 +51,11 @@ for part in summary.partition_by("order_date", maintain_order=True):
 
 VALIDATE = """
 from ingestion.defs.sales.validation import validate_store_file
-from lakehouse.landing import LandingPath
+from lakehouse.landing import LandingPath, landing_key
 source = Path(sys.argv[1])
-day = source.parent.name
+day = date.fromisoformat(source.parent.name)
 t0 = time.perf_counter()
-rows = validate_store_file(
-    LandingPath(f"landing/sales/{day}/store_001.csv", date.fromisoformat(day), "store_001"),
-    source,
-)
+rows = validate_store_file(LandingPath(landing_key(day, "store_001"), day, "store_001"), source)
 rows.sink_parquet(source.with_suffix(".parquet"))
 """
 

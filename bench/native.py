@@ -24,11 +24,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import psutil  # type: ignore[import-untyped]
 import psycopg
 
 from ingestion.defs.sales.validation import SALES_SCHEMA
+from lakehouse.io_manager import LAKE_PREFIX, lake_key
+from lakehouse.landing import day_prefix, landing_key
 from lakehouse.seed import REGIONS, large_store_csv, prepare_source_database
 from lakehouse.testing import ADMIN, PostgresServer, S3Server
 
@@ -140,7 +143,7 @@ def freshness_of_one_file(stack: Stack, day: date, store: str, rows: int) -> dic
     body = large_store_csv(day, store, rows)
     return follow_file(
         stack,
-        lambda: stack.put(f"landing/sales/{day}/{store}.csv", body),
+        lambda: stack.put(landing_key(day, store), body),
         day.isoformat(),
         FILE_DEADLINE,
     )
@@ -242,14 +245,13 @@ def sales_data_day(day: date, rows: int) -> bytes:
         pl.format("store_{}", (n // 3 % 100).cast(pl.String).str.zfill(3)).alias("store_id"),
         pl.lit(pl.Series(REGIONS)).gather(n // 3 % 100 % len(REGIONS)).alias("region"),
         pl.format("sku-{}", (n % 200 + 1).cast(pl.String).str.zfill(4)).alias("product_id"),
-        (n % 5 + 1).cast(pl.Int64).alias("quantity"),
-        pl.format("{}.{}", n % 190 + 5, (n % 100).cast(pl.String).str.zfill(2))
-        .cast(pl.Decimal(12, 2))
-        .alias("unit_price"),
-        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("updated_at"),
-        pl.format(f"landing/sales/{day}/store_{{}}.csv", n // 3 % 100).alias("source"),
+        (n % 5 + 1).alias("quantity"),
+        pl.format("{}.{}", n % 190 + 5, (n % 100).cast(pl.String).str.zfill(2)).alias("unit_price"),
+        pl.lit(None).alias("updated_at"),
+        pl.format(f"{day_prefix(day)}store_{{}}.csv", n // 3 % 100).alias("source"),
     )
-    frame = frame.cast(SALES_SCHEMA)  # type: ignore[arg-type]
+    # Every type, and the columns' order, from the lake schema ingestion writes.
+    frame = frame.select(pl.col(name).cast(dtype) for name, dtype in SALES_SCHEMA.items())
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", statistics=True)
     return buffer.getvalue()
@@ -259,7 +261,8 @@ def _seed_lake(stack: Stack, days: Sequence[date], rows: int) -> float:
     start = time.monotonic()
 
     def put(day: date) -> None:
-        stack.put(f"lake/sales_data/{day}.parquet", sales_data_day(day, rows))
+        key = lake_key(LAKE_PREFIX, dg.AssetKey("sales_data"), day.isoformat())
+        stack.put(key, sales_data_day(day, rows))
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(put, days))

@@ -39,6 +39,7 @@ from ingestion.defs.sales.sensors import (
     TickPlan,
     plan_tick,
 )
+from lakehouse.landing import LANDING_PREFIX, landing_key
 from lakehouse.seed import SeedConfig, seed_landing
 from lakehouse.storage import LocalObjectStore, ObjectStore, S3Connection, S3ObjectStore
 from lakehouse.testing import ADMIN, S3Server
@@ -104,7 +105,7 @@ def _sensor_ticks(
         (sweeping if plan.months_swept else quiet).append(elapsed)
         listed.append(plan.prefixes_listed)
     late = (now - timedelta(days=40)).date()
-    store.put(f"landing/sales/{late}/store_999.csv", b"late")
+    store.put(landing_key(late, "store_999"), b"late")
     ticks, listing_s = 0, 0.0
     while True:
         plan, elapsed = tick(cursor)
@@ -144,7 +145,7 @@ def _window_ticks(
     the first requests the day; the rest are quiet."""
     yesterday = (now - timedelta(days=1)).date()
     for n in range(10):
-        store.put(f"landing/sales/{yesterday}/store_{900 + n}.csv", b"new")
+        store.put(landing_key(yesterday, f"store_{900 + n}"), b"new")
     watch = LandingWatch(window_days=3, sweep_interval_seconds=10**9)  # the sweep not due
     times, requests, calls = [], [], []
     for n in range(max(repeat, 3)):
@@ -175,7 +176,7 @@ def bench_sensor_s3(work: Path, objects: int, repeat: int) -> dict[str, object]:
         days = max(1, objects // stores)
         end = date(2026, 10, 31)
         keys = [
-            f"landing/sales/{end - timedelta(days=d)}/store_{s:03d}.csv"
+            landing_key(end - timedelta(days=d), f"store_{s:03d}")
             for d in range(days)
             for s in range(1, stores + 1)
         ]
@@ -205,7 +206,7 @@ def bench_sensor_s3(work: Path, objects: int, repeat: int) -> dict[str, object]:
         result = _sensor_ticks(store, now, repeat, lambda: lists[0])
         start = time.perf_counter()
         before = lists[0]
-        full = sum(1 for _ in store.list_objects("landing/sales/"))
+        full = sum(1 for _ in store.list_objects(LANDING_PREFIX))
         full_s = time.perf_counter() - start
         window = result["window"]
         assert isinstance(window, dict)

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from analytics.defs.sales.assets import (
+    SALES_DATA_COLUMNS,
     SUMMARY_SCHEMA,
     rollup_months,
     sales_data,
@@ -26,27 +27,28 @@ from analytics.defs.sales.checks import (
 )
 from analytics.defs.sales.schedules import daily_sales_schedule
 from lakehouse.config import TRANSIENT_RETRY_POLICY, lake_resources
+from lakehouse.io_manager import LakeIOManager
 from lakehouse.seed import SeedConfig
 from lakehouse.storage import ObjectStore
 
 D1, D2 = date(2024, 3, 1), date(2024, 3, 2)
-Landing = Callable[[ObjectStore, SeedConfig], dict[str, pl.DataFrame]]
+Landing = Callable[..., dict[str, pl.DataFrame]]  # (store, config, prefix=the lake's)
 
 
 def _sales(*rows: tuple[str, date, str, str, int, str], store: str = "store_001") -> pl.LazyFrame:
-    return pl.DataFrame(
-        [(store, o, d, r, p, q, Decimal(u)) for o, d, r, p, q, u in rows],
-        schema={
-            "store_id": pl.String(),
-            "order_id": pl.String(),
-            "order_date": pl.Date(),
-            "region": pl.String(),
-            "product_id": pl.String(),
-            "quantity": pl.Int64(),
-            "unit_price": pl.Decimal(12, 2),
-        },
-        orient="row",
-    ).lazy()
+    records = [
+        {
+            "store_id": store,
+            "order_id": o,
+            "order_date": d,
+            "region": r,
+            "product_id": p,
+            "quantity": q,
+            "unit_price": Decimal(u),
+        }
+        for o, d, r, p, q, u in rows
+    ]
+    return pl.DataFrame(records, schema=SALES_DATA_COLUMNS).lazy()
 
 
 SALES = _sales(
@@ -244,6 +246,35 @@ def test_month_to_date_rollup_reads_only_the_days_that_exist(
     assert rollup["month"].unique().to_list() == [date(2024, 3, 1)]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"check_rollup_matches_daily": True}
+
+
+@pytest.mark.component
+def test_the_rollup_check_reads_the_days_where_the_io_manager_keeps_them(
+    s3_store: ObjectStore, land_sales_data: Landing
+) -> None:
+    # A lake under another prefix (a second environment sharing the bucket, say): the check
+    # must list the month's days through the configured IO manager, not at the default prefix.
+    prefix = "lake-staging"
+    land_sales_data(s3_store, CONFIG, prefix=prefix)
+    resources = {
+        "object_store": s3_store,
+        "lake_io_manager": LakeIOManager(store=s3_store, prefix=prefix),
+    }
+    assert dg.materialize(
+        ALL,
+        selection=[sales_summary],
+        resources=resources,
+        tags=_range_tags("2024-03-01", "2024-03-03"),
+    ).success
+    result = dg.materialize(
+        ALL, selection=[sales_monthly_rollup], partition_key="2024-03-01", resources=resources
+    )
+    assert result.success
+    assert s3_store.exists(f"{prefix}/sales_monthly_rollup/2024-03-01.parquet")
+    assert not list(s3_store.list_objects("lake/"))
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "check_rollup_matches_daily"
+    assert evaluation.passed, evaluation.metadata
 
 
 @pytest.mark.component

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from lakehouse.landing import KEY_LAYOUT
 from lakehouse.seed import window_ending_yesterday
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,10 +257,7 @@ def up(args: argparse.Namespace) -> int:
         wait_for("webserver", lambda: http_ok(f"{url}/server_info"), 120, procs)
         log(f"ready: {url}  (Ctrl-C stops everything)")
         if os.environ["LAKEHOUSE_STORAGE"] == "local":
-            log(
-                f"drop store files at {os.environ['LAKEHOUSE_LOCAL_ROOT']}/landing/sales/"
-                "<YYYY-MM-DD>/<store_id>.csv"
-            )
+            log(f"drop store files at {os.environ['LAKEHOUSE_LOCAL_ROOT']}/{KEY_LAYOUT}")
         while True:
             for name, proc in procs.items():
                 if proc.poll() is not None:

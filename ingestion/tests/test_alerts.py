@@ -18,7 +18,7 @@ from lakehouse.storage import ObjectStore
 pytestmark = pytest.mark.component
 
 DAY = date(2024, 5, 2)
-BAD_KEY = f"landing/sales/{DAY}/store_009.csv"
+BAD_KEY = f"landing/sales/{DAY}/store_009.csv"  # the contract as stores see it: literal on purpose
 
 
 def test_a_failed_run_posts_one_alert_naming_job_partition_step_and_error(

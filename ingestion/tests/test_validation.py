@@ -20,6 +20,8 @@ from ingestion.defs.sales.validation import (
 )
 from lakehouse.landing import MAX_QUANTITY, LandingPath
 
+# Literal on purpose, as a store would write them: derived from lakehouse.landing, these tests
+# would follow an accidental change to the contract instead of failing on it.
 KEY = "landing/sales/2024-03-01/store_007.csv"
 PATH = LandingPath(key=KEY, day=date(2024, 3, 1), store_id="store_007")
 HEADER = "order_id,order_ts,store_id,region,product_id,quantity,unit_price\n"

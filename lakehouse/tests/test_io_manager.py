@@ -1,5 +1,6 @@
 """The lake IO manager: one parquet object per partition, range runs split, reads across runs."""
 
+import io
 from datetime import date
 
 import dagster as dg
@@ -76,3 +77,22 @@ def test_reading_a_missing_partition_fails_naming_it(local_store: ObjectStore) -
         )
     # Permanent: the assets' retry policy must not spend minutes retrying it.
     assert failed.value.allow_retries is False
+
+
+def test_stored_partitions_are_listed_under_the_managers_own_prefix(
+    local_store: ObjectStore,
+) -> None:
+    def put(key: str, n: int) -> None:
+        buffer = io.BytesIO()
+        pl.DataFrame({"n": [n]}).write_parquet(buffer)
+        local_store.put(key, buffer.getvalue())
+
+    put("staging/numbers/2024-03-01.parquet", 1)
+    put("staging/numbers/2024-03-02.parquet", 2)
+    put("staging/numbers/2024-04-01.parquet", 4)
+    put("lake/numbers/2024-03-03.parquet", 3)  # the default prefix: another lake
+    manager = LakeIOManager(store=local_store, prefix="staging")
+    march = manager.scan_stored_partitions(dg.AssetKey("numbers"), "2024-03-")
+    assert march is not None
+    assert sorted(march.collect()["n"].to_list()) == [1, 2]
+    assert manager.scan_stored_partitions(dg.AssetKey("numbers"), "2024-05-") is None

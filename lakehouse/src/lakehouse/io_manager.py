@@ -22,9 +22,14 @@ PARTITION_EXPR = "partition_expr"
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 
 
+def lake_folder(prefix: str, asset_key: dg.AssetKey) -> str:
+    """Where a partitioned asset's objects live: ``<prefix>/<asset key path>/``."""
+    return "/".join([prefix, *asset_key.path]) + "/"
+
+
 def lake_key(prefix: str, asset_key: dg.AssetKey, partition_key: str | None) -> str:
-    base = "/".join([prefix, *asset_key.path])
-    return f"{base}/{partition_key}.parquet" if partition_key else f"{base}.parquet"
+    folder = lake_folder(prefix, asset_key)
+    return f"{folder}{partition_key}.parquet" if partition_key else f"{folder[:-1]}.parquet"
 
 
 class LakeIOManager(dg.ConfigurableIOManager):
@@ -103,6 +108,22 @@ class LakeIOManager(dg.ConfigurableIOManager):
         stored = {info.key for info in self.store.list_objects(folder)}
         return [key for key in keys if key in stored]
 
+    def scan_stored_partitions(
+        self, asset_key: dg.AssetKey, partition_prefix: str
+    ) -> pl.LazyFrame | None:
+        """Every stored partition of an asset, under this manager's ``prefix``, whose key starts
+        with ``partition_prefix`` (e.g. the days of one month, ``"2024-03-"``), or None when
+        there is none. For a reader that wants what exists rather than a partition range (a
+        check on the current month: its future days are not missing, just not yet there)."""
+        folder = lake_folder(self.prefix, asset_key)
+        keys = [info.key for info in self.store.list_objects(folder + partition_prefix)]
+        if not keys:
+            return None
+        return pl.scan_parquet(
+            [self.store.uri(key) for key in keys],
+            storage_options=self.store.polars_storage_options(),
+        )
+
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
         asset_key = context.asset_key
@@ -179,17 +200,3 @@ def table_schema(schema: pl.Schema, descriptions: dict[str, str]) -> dg.TableSch
             dg.TableColumn(name=name, type=type_name, description=descriptions.get(name))
         )
     return dg.TableSchema(columns=columns)
-
-
-def scan_stored_partitions(
-    store: ObjectStore, asset_key: dg.AssetKey, partition_prefix: str, prefix: str = LAKE_PREFIX
-) -> pl.LazyFrame | None:
-    """Every stored partition of an asset whose key starts with ``partition_prefix`` (e.g. the
-    days of one month, ``"2024-03-"``), or None when there is none."""
-    folder = "/".join([prefix, *asset_key.path]) + "/"
-    keys = [info.key for info in store.list_objects(folder + partition_prefix)]
-    if not keys:
-        return None
-    return pl.scan_parquet(
-        [store.uri(key) for key in keys], storage_options=store.polars_storage_options()
-    )

@@ -1,7 +1,11 @@
 """The landing contract: where stores drop their daily files, what a file holds, and its bounds.
 
-One home for what the stores, the demo generator and ingestion must agree on. README's
-"Landing contract" section states the same rules for people.
+One home for what the stores, the demo generator (:mod:`lakehouse.seed`) and ingestion must
+agree on: everything else in the code derives the prefix, the key layout and the CSV header from
+here (``tests/test_one_home.py`` fails on a second copy). README's "Landing contract" section
+states the same rules for people. The lake schema of ``sales_data`` is not here: ingestion owns
+that asset and is its only writer, so the schema lives with it
+(``ingestion.defs.sales.validation.SALES_SCHEMA``); nothing in this library reads its rows.
 
 - Key: ``landing/sales/<YYYY-MM-DD>/<store_id>.csv``: a strict ISO day (``2024-03-08``, never
   ``2024-W10-5`` or ``2024-3-8``), a store id of letters, digits, ``_`` and ``-``, and the

@@ -63,6 +63,7 @@ def _timestamp(rng: random.Random, day: date) -> datetime:
 
 
 def store_rows(config: SeedConfig, day: date, store_id: str) -> list[tuple[object, ...]]:
+    """One store's order lines for the day, each a tuple in the order of ``CSV_COLUMNS``."""
     rng = random.Random(f"{config.seed}:{day.isoformat()}:{store_id}")
     region = REGIONS[(int(store_id.rsplit("_", 1)[-1]) - 1) % len(REGIONS)]
     rows: list[tuple[object, ...]] = []
@@ -87,11 +88,11 @@ def store_csv(config: SeedConfig, day: date, store_id: str) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in store_rows(config, day, store_id):
-        order_id, ts, store, region, product_id, quantity, price = row
-        assert isinstance(ts, datetime)
-        writer.writerow(
-            [order_id, ts.isoformat(), store, region, product_id, quantity, f"{price:.2f}"]
-        )
+        line = dict(zip(CSV_COLUMNS, row, strict=True))
+        ts, price = line["order_ts"], line["unit_price"]
+        assert isinstance(ts, datetime) and isinstance(price, Decimal)
+        line |= {"order_ts": ts.isoformat(), "unit_price": f"{price:.2f}"}
+        writer.writerow(line[name] for name in CSV_COLUMNS)
     return out.getvalue().encode()
 
 
@@ -114,11 +115,13 @@ def large_store_csv(day: date, store_id: str, rows: int, products: int = 20) -> 
         pl.format("{}.{}", n % 190 + 5, (n % 100).cast(pl.String).str.zfill(2)).alias("unit_price"),
     )
     buffer = io.BytesIO()
-    frame.write_csv(buffer)
+    frame.select(CSV_COLUMNS).write_csv(buffer)  # the header and its order from the contract
     return buffer.getvalue()
 
 
 def online_rows(config: SeedConfig, day: date) -> list[tuple[object, ...]]:
+    """The web shop's order lines for the day: ``CSV_COLUMNS`` then ``updated_at``, the
+    columns of ``source.sales`` (``sql/source_schema.sql``) in that order."""
     rng = random.Random(f"{config.seed}:{day.isoformat()}:{ONLINE_STORE}")
     rows: list[tuple[object, ...]] = []
     for n in range(1, config.online_orders + 1):

@@ -17,8 +17,7 @@ from analytics.defs.sales.assets import (
     summarize,
 )
 from analytics.defs.sales.partitions import daily_partitions, monthly_partitions
-from lakehouse.io_manager import scan_stored_partitions
-from lakehouse.storage import ObjectStore
+from lakehouse.io_manager import LakeIOManager
 
 TOTALS = ("orders", "units", "revenue")
 
@@ -114,15 +113,17 @@ def rollup_mismatches(rollup: pl.DataFrame, summary: pl.LazyFrame) -> pl.DataFra
 def check_rollup_matches_daily(
     context: dg.AssetCheckExecutionContext,
     sales_monthly_rollup: pl.DataFrame,
-    object_store: ObjectStore,
+    lake_io_manager: dg.ResourceParam[LakeIOManager],
 ) -> dg.AssetCheckResult:
     # The month's days are read as they are stored (month to date for the current month):
     # a partition mapping here would also ask for the month's future days, which do not exist.
+    # They are listed by the IO manager that wrote them, so its configured prefix is honoured.
     months = context.op_execution_context.partition_keys
     days = [
         frame
         for month in months
-        if (frame := scan_stored_partitions(object_store, sales_summary.key, month[:8])) is not None
+        if (frame := lake_io_manager.scan_stored_partitions(sales_summary.key, month[:8]))
+        is not None
     ]
     summary = pl.concat(days) if days else pl.LazyFrame(schema=SUMMARY_SCHEMA)
     differs = rollup_mismatches(sales_monthly_rollup, summary)

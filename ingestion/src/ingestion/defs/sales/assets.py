@@ -65,7 +65,7 @@ source_sales_table = dg.AssetSpec(
 )
 
 landing_area = dg.AssetSpec(
-    key=["s3", "landing", "sales"],
+    key=["s3", *LANDING_PREFIX.strip("/").split("/")],  # the key mirrors where the files land
     description=(
         f"Where stores drop one CSV per store per day: `{KEY_LAYOUT}`, header "
         f"`{','.join(CSV_COLUMNS)}`. Not produced by Dagster; `sales_landing_sensor` notices "

@@ -9,25 +9,23 @@ import polars as pl
 import psycopg
 from pydantic import Field
 
-ONLINE_ORDERS_SQL = """
-    SELECT order_id, order_ts, store_id, region, product_id, quantity, unit_price, updated_at
+from ingestion.defs.sales.validation import SALES_SCHEMA
+from lakehouse.landing import CSV_COLUMNS
+
+# What sales_data takes from ``source.sales``: the landing columns plus the row's last change,
+# typed as the lake holds them (the lake schema is the one home of the types).
+ONLINE_SCHEMA: dict[str, pl.DataType] = {
+    name: SALES_SCHEMA[name] for name in (*CSV_COLUMNS, "updated_at")
+}
+
+ONLINE_ORDERS_SQL = f"""
+    SELECT {", ".join(ONLINE_SCHEMA)}
     FROM source.sales
     WHERE order_ts >= %(start)s AND order_ts < %(end)s
     ORDER BY order_id
 """
 
 TABLE_STATE_SQL = "SELECT count(*), max(updated_at) FROM source.sales"
-
-ONLINE_SCHEMA: dict[str, pl.DataType] = {
-    "order_id": pl.String(),
-    "order_ts": pl.Datetime("us", "UTC"),
-    "store_id": pl.String(),
-    "region": pl.String(),
-    "product_id": pl.String(),
-    "quantity": pl.Int64(),
-    "unit_price": pl.Decimal(12, 2),
-    "updated_at": pl.Datetime("us", "UTC"),
-}
 
 
 @dataclass(frozen=True)

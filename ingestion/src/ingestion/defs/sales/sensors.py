@@ -365,7 +365,7 @@ MAX_LOGGED = 20
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Starts sales_data for a day whenever the set of its store files under "
-        "landing/sales/<day>/ changes (new, corrected, reverted, removed), however late: the "
+        f"{LANDING_PREFIX}<day>/ changes (new, corrected, reverted, removed), however late: the "
         "recent window every tick, older months in a rolling sweep with a per-tick budget. "
         "Keys that are not a store's daily file are logged and skipped."
     ),

@@ -10,6 +10,16 @@ Cost: one polars parse of the file as text columns plus a handful of column expr
 1,000,000-row file validates in about a second and memory stays a small multiple of the file's
 size (BENCHMARKS.md has the figures). Nothing here raises anything but :class:`LandingFileError`
 for bad input, so a hostile value can never look like a transient error and be retried.
+
+``SALES_SCHEMA`` is the lake schema of ``sales_data``, and this is its one home. Ingestion owns
+``sales_data`` (it alone writes it), so its schema lives with its writer; nothing in the shared
+library reads or writes those rows, so it is not there. The shared library holds only what the
+demo generator (``lakehouse.seed``) and ingestion must both know: the landing contract
+(``lakehouse.landing``: prefix, key layout, CSV columns, bounds). Everything else here derives
+from the two: the CSV columns' lake types, the online rows' schema (``resources.ONLINE_SCHEMA``),
+the published ``dagster/column_schema``. Analytics, which may not import ingestion, states the
+columns it reads itself (``SALES_DATA_COLUMNS``); ``tests/test_contract.py`` holds that to the
+schema published here.
 """
 
 import codecs
@@ -196,10 +206,10 @@ def _typed() -> list[pl.Expr]:
         # The common form parses directly; any other ISO 8601 form goes through the general one.
         pl.coalesce(fast, general).dt.convert_time_zone("UTC").alias("_ts"),
         pl.when(pl.col("quantity").str.contains(_QUANTITY))
-        .then(pl.col("quantity").cast(pl.Int64, strict=False))
+        .then(pl.col("quantity").cast(SALES_SCHEMA["quantity"], strict=False))
         .alias("_quantity"),
         pl.when(pl.col("unit_price").str.contains(_PRICE))
-        .then(pl.col("unit_price").cast(pl.Decimal(12, 2), strict=False))
+        .then(pl.col("unit_price").cast(SALES_SCHEMA["unit_price"], strict=False))
         .alias("_price"),
     ]
 
@@ -362,7 +372,7 @@ def validate_store_file(path: LandingPath, source: CsvSource) -> pl.LazyFrame:
         pl.col("product_id"),
         pl.col("_quantity").alias("quantity"),
         pl.col("_price").alias("unit_price"),
-        pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("updated_at"),
+        pl.lit(None, dtype=SALES_SCHEMA["updated_at"]).alias("updated_at"),
         pl.lit(path.key).alias("source"),
     )
 
