@@ -48,19 +48,21 @@ NOT_SET_BY_COMPOSE = {
 # which the code server evaluates; no asset or op sends one. The webhook URL may hold a token, so
 # it stays where it is used.
 NOT_FOR_RUNS = {"LAKEHOUSE_ALERT_WEBHOOK_URL", "LAKEHOUSE_UI_BASE_URL"}
-# Read by a deployment process at a fixed value compose does not change, and not a setting.
+# Read by a deployment process but not a setting: compose fixes the value, or the default is the
+# only one that works with the rest of the deployment.
 INTERNAL = {
     # The healthchecks in docker-compose.yml read these files at their default paths.
-    "LAKEHOUSE_DAEMON_LIVE_FILE": "the daemon supervisor's liveness file (tests move it)",
-    "SENTINEL_LIVENESS_FILE": "the sentinel's liveness file (tests move it)",
-    "LAKEHOUSE_SUPERVISOR_INTERVAL_SECONDS": "the supervisor's loop (tests shorten it)",
+    "LAKEHOUSE_DAEMON_LIVE_FILE": "the daemon supervisor's liveness file",
+    "SENTINEL_LIVENESS_FILE": "the sentinel's liveness file (a unit test moves it)",
+    "LAKEHOUSE_SUPERVISOR_INTERVAL_SECONDS": "the supervisor's loop, 10 s",
     # The names init creates; compose's other services spell out the same defaults.
     "POSTGRES_HOST": "init's Postgres server, compose's `postgres` service",
     "POSTGRES_SUPERUSER": "the cluster superuser, `postgres` as the image creates it",
     "SOURCE_DB_NAME": "the web shop's database, `shop`",
     "SOURCE_DB_READER_ROLE": "ingestion's read-only role, `ingestion_reader`",
     "SENTINEL_WORKSPACE": "the sentinel's workspace.yaml, where compose mounts it",
-    # Set by the Dagster image (deploy/dagster/Dockerfile), where dagster.yaml is mounted.
+    # In the README's table for make dev; in compose, the Dagster image sets it (ENV in
+    # deploy/dagster/Dockerfile) to where dagster.yaml is mounted.
     "DAGSTER_HOME": "the Dagster image's instance folder",
     # deploy/compose/env.py's default file; `make up ENV_FILE=...` passes it as --env-file.
     "ENV_FILE": "the .env that env.py checks when run by hand",
@@ -183,8 +185,9 @@ def instance_reads() -> set[str]:
 
 
 def yaml_reads() -> set[str]:
-    files = ["dagster.yaml", "workspace.yaml", "deploy/local/instance/embedded.yaml"]
-    files.append("deploy/local/instance/postgres.yaml")
+    """What the instance and workspace files of both topologies read."""
+    files = ["dagster.yaml", "workspace.yaml"]
+    files += [str(p.relative_to(ROOT)) for p in (ROOT / "deploy/local/instance").glob("*.yaml")]
     return set().union(*(yaml_env_names(load(f)) for f in files))
 
 
