@@ -5,6 +5,8 @@
 
 The environment chooses the backends (the README's configuration table):
 - Dagster's storage: SQLite under $DAGSTER_HOME, or Postgres when DAGSTER_POSTGRES_URL is set.
+  Every other instance setting (queue, limits, run monitoring and retries, retention, daemon
+  threads) is dagster.yaml's, the compose deployment's instance, read from it at start.
 - The bucket: the local folder var/ (LAKEHOUSE_STORAGE=local), or S3 at any endpoint (=s3).
 - The online-orders database: INGESTION_SOURCE_DB_URL, or else an embedded PostgreSQL server
   (pip-installed pgserver) under var/pg, with the read-only role and seeded demo data.
@@ -24,11 +26,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
+
 from lakehouse.landing import KEY_LAYOUT
 from lakehouse.seed import window_ending_yesterday
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+# The instance settings of the compose deployment, and of this stack but for the sections below.
+DAGSTER_YAML = ROOT / "dagster.yaml"
+# dagster.yaml's sections that say how compose runs Dagster, not how Dagster behaves: where the
+# records are kept (here: INSTANCE_DIR/<variant>.yaml), how a run starts (a container; here:
+# Dagster's default, a process) and where its stdout/stderr go (the bucket; here: Dagster's
+# default, files under $DAGSTER_HOME).
+COMPOSE_ONLY_SECTIONS = ("storage", "run_launcher", "compute_logs")
 BIN = Path(sys.executable).parent
 READER_ROLE = "ingestion_reader"
 SOURCE_DB = "shop"
@@ -60,20 +71,26 @@ def pid_file() -> Path:
     return var_dir() / "run" / "stack.json"
 
 
-def write_instance_config(home: Path, overrides: Path | None = None) -> str:
-    """$DAGSTER_HOME/dagster.yaml: the storage variant, the common settings, and then each
-    top-level section of ``overrides`` in place of the one of the same name (``make bench``
-    runs Dagster's default run coordinator this way)."""
-    variant = "postgres" if os.environ.get("DAGSTER_POSTGRES_URL") else "embedded"
-    text = (INSTANCE_DIR / f"{variant}.yaml").read_text() + "\n"
-    text += (INSTANCE_DIR / "common.yaml").read_text()
+def instance_settings(variant: str, overrides: Path | None = None) -> dict[str, Any]:
+    """The native stack's instance: the storage of ``variant`` (INSTANCE_DIR/<variant>.yaml),
+    every section of dagster.yaml but COMPOSE_ONLY_SECTIONS, and then each top-level section of
+    ``overrides`` in place of the one of the same name (``make bench`` runs Dagster's default
+    run coordinator this way)."""
+    settings: dict[str, Any] = yaml.safe_load((INSTANCE_DIR / f"{variant}.yaml").read_text())
+    shared = yaml.safe_load(DAGSTER_YAML.read_text())
+    settings |= {k: v for k, v in shared.items() if k not in COMPOSE_ONLY_SECTIONS}
     if overrides is not None:
-        import yaml  # type: ignore[import-untyped]
+        settings |= yaml.safe_load(overrides.read_text()) or {}
+    return settings
 
-        settings = yaml.safe_load(text) | (yaml.safe_load(overrides.read_text()) or {})
-        text = yaml.safe_dump(settings, sort_keys=False)
+
+def write_instance_config(home: Path, overrides: Path | None = None) -> str:
+    """$DAGSTER_HOME/dagster.yaml (:func:`instance_settings`); returns the storage variant."""
+    variant = "postgres" if os.environ.get("DAGSTER_POSTGRES_URL") else "embedded"
+    header = f"# Written by deploy/local/stack.py from {variant}.yaml and dagster.yaml.\n"
+    text = yaml.safe_dump(instance_settings(variant, overrides), sort_keys=False)
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(text)
+    (home / "dagster.yaml").write_text(header + text)
     return variant
 
 
