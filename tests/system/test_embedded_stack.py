@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,10 @@ query M($key: AssetKeyInput!, $partitions: [String!]) { assetOrError(assetKey: $
 METRICS = Path(__file__).resolve().parents[2] / "artifacts" / "system-metrics.json"
 
 
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Path]]:
     work = tmp_path_factory.mktemp("embedded")
@@ -33,6 +37,14 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, 
     env["LAKEHOUSE_VAR_DIR"] = str(work / "var")  # instead of the checkout's var/
     with running_stack(env, work, "--seed-days", "2") as (url, log_path):
         yield Stack(url, log_path), work / "var"
+
+
+def _newest_seeded_day(var: Path) -> str:
+    """The last seeded day, read from the folder: yesterday when the launcher seeded, which is
+    not yesterday any more if midnight (UTC) passed since (CI once started this at 23:59)."""
+    newest = max(p.name for p in (var / "landing" / "sales").iterdir())
+    assert newest in {(_yesterday() - timedelta(days=1)).isoformat(), _yesterday().isoformat()}
+    return newest
 
 
 def _materialized(stack: Stack, key: str, day: str) -> list[dict]:
@@ -46,15 +58,15 @@ def test_embedded_defaults_are_sqlite_and_a_local_folder(embedded: tuple[Stack, 
     assert "sqlite" in config and "postgres" not in config
     assert "enabled: false" in config  # telemetry
     assert (var / "pg" / "PG_VERSION").is_file()
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    yesterday = _newest_seeded_day(var)
     assert sorted(p.name for p in (var / "landing" / "sales" / yesterday).iterdir())[0] == (
         "store_001.csv"
     )
 
 
 def test_seeded_days_flow_to_sales_summary(embedded: tuple[Stack, Path]) -> None:
-    stack, _ = embedded
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    stack, var = embedded
+    yesterday = _newest_seeded_day(var)
     wait_until(
         f"sales_summary {yesterday} from the seeded data",
         lambda: _materialized(stack, "sales_summary", yesterday),
@@ -64,7 +76,7 @@ def test_seeded_days_flow_to_sales_summary(embedded: tuple[Stack, Path]) -> None
 
 def test_a_file_dropped_into_the_folder_flows_through(embedded: tuple[Stack, Path]) -> None:
     stack, var = embedded
-    day = datetime.now(UTC).date() - timedelta(days=3)  # not seeded
+    day = datetime.now(UTC).date() - timedelta(days=4)  # not seeded, even after a midnight
     path = var / "landing" / "sales" / day.isoformat() / "store_042.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(store_csv(SeedConfig(start=day, end=day), day, "store_042"))
