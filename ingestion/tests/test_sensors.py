@@ -10,7 +10,7 @@ from itertools import count
 import dagster as dg
 import pytest
 
-from ingestion.defs.sales.jobs import sales_ingest_job
+from ingestion.defs.sales.jobs import daily_ingest_job
 from ingestion.defs.sales.sensors import (
     DIGEST_TAG,
     GENERATION_TAG,
@@ -289,7 +289,7 @@ def _submit(instance: dg.DagsterInstance, plan: TickPlan) -> None:
     for request in plan.run_requests:
         instance.add_run(
             dg.DagsterRun(
-                job_name=sales_ingest_job.name,
+                job_name=daily_ingest_job.name,
                 run_id=str(uuid.uuid4()),
                 tags={
                     **request.tags,
@@ -346,7 +346,7 @@ def test_run_keys_fit_postgres_run_storage_at_a_thousand_stores(
     with dg.instance_for_test(overrides={"storage": {"postgres": {"postgres_url": url}}}) as pg:
         too_long = {"dagster/run_key": secrets.token_hex(1750)}  # incompressible, like ETags
         with pytest.raises(Exception, match="index row size"):
-            pg.add_run(dg.DagsterRun(job_name=sales_ingest_job.name, tags=too_long))
+            pg.add_run(dg.DagsterRun(job_name=daily_ingest_job.name, tags=too_long))
         for store in range(1000):
             local_store.put(_key("2024-06-09", f"store_{store:04d}"), f"{store}".encode())
         plan = plan_tick(local_store, None, NOW, WATCH, instance_history(pg))

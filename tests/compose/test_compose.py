@@ -334,8 +334,8 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
         Body=store_csv(SeedConfig(start=day, end=day), day, "store_001"),
     )
     ingest = wait_until(
-        f"sales_ingest_job {DAY} to succeed",
-        lambda: _succeeded(stack, "sales_ingest_job", DAY),
+        f"daily_ingest_job {DAY} to succeed",
+        lambda: _succeeded(stack, "daily_ingest_job", DAY),
         deadline=300,
         every=2,
     )
@@ -349,8 +349,8 @@ def test_a_landed_file_flows_through_run_containers_of_each_location(
     deployment.metrics["put_to_ingest_success_seconds"] = round(ingest["endTime"] - put_at, 1)
     # The seeded day (previous test) went through as well.
     wait_until(
-        f"sales_ingest_job {YESTERDAY} to succeed",
-        lambda: _succeeded(stack, "sales_ingest_job", YESTERDAY.isoformat()),
+        f"daily_ingest_job {YESTERDAY} to succeed",
+        lambda: _succeeded(stack, "daily_ingest_job", YESTERDAY.isoformat()),
         deadline=300,
         every=2,
     )
@@ -402,8 +402,8 @@ def test_a_file_forty_days_late_lands_through_the_sweep(deployment: ComposeStack
         Body=store_csv(SeedConfig(start=day, end=day), day, "store_042"),
     )
     ingest = wait_until(
-        f"sales_ingest_job {day} to succeed",
-        lambda: _succeeded(deployment.stack, "sales_ingest_job", day.isoformat()),
+        f"daily_ingest_job {day} to succeed",
+        lambda: _succeeded(deployment.stack, "daily_ingest_job", day.isoformat()),
         deadline=300,
         every=2,
     )

@@ -275,7 +275,7 @@ def test_a_viewer_can_read_but_every_mutation_is_refused(deployment: ComposeStac
         "selector": {
             "repositoryLocationName": "ingestion",
             "repositoryName": "__repository__",
-            "jobName": "sales_ingest_job",
+            "jobName": "daily_ingest_job",
         },
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
         "mode": "default",

@@ -46,7 +46,7 @@ pytestmark = pytest.mark.faults
 
 T = TypeVar("T")
 TODAY = datetime.now(UTC).date()
-INGEST = "sales_ingest_job"
+INGEST = "daily_ingest_job"
 LANDING_SENSOR = "sales_landing_sensor"
 IN_PROGRESS = ["STARTING", "STARTED", "CANCELING"]
 # F7's burst. The issue's size, 100 days x 10 stores (1,000 files), drained in 934 s here (one

@@ -42,7 +42,7 @@ from kubernetes.client import ApiClient
 
 # The newest Kubernetes release whose schemas the pinned kubernetes-validate ships.
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
-LOCATIONS = {"ingestion": "sales_ingest_job", "analytics": "daily_sales_job"}
+LOCATIONS = {"ingestion": "daily_ingest_job", "analytics": "daily_sales_job"}
 
 
 def _validate(manifest: dict[str, Any]) -> None:

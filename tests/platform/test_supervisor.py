@@ -65,7 +65,7 @@ def instance(postgres: PostgresServer) -> Iterator[dg.DagsterInstance]:
 
 
 def _run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, **tags: str) -> dg.DagsterRun:
-    run = dg.DagsterRun(job_name="sales_ingest_job", run_id=str(uuid.uuid4()), status=status)
+    run = dg.DagsterRun(job_name="daily_ingest_job", run_id=str(uuid.uuid4()), status=status)
     instance.add_run(run)
     if tags:
         instance.add_run_tags(run.run_id, tags)
@@ -78,7 +78,7 @@ def _container(client: Any, image: str, network: str, run_id: str, command: list
     return client.containers.create(
         image,
         command,
-        labels={"dagster/run_id": run_id, "dagster/job_name": "sales_ingest_job"},
+        labels={"dagster/run_id": run_id, "dagster/job_name": "daily_ingest_job"},
         network=network,
         mem_limit="64m",
         memswap_limit="64m",

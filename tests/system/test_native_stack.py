@@ -108,8 +108,8 @@ def test_daemons_are_healthy(stack: Stack) -> None:
 def test_a_file_for_a_past_day_flows_to_sales_summary(stack: Stack) -> None:
     stack.put(f"landing/sales/{DAY_GOOD}/store_001.csv", _day_file(DAY_GOOD, "store_001"))
     ingest = wait_until(
-        f"sales_ingest_job for {DAY_GOOD} to finish",
-        lambda: finished(runs(stack, "sales_ingest_job", DAY_GOOD)),
+        f"daily_ingest_job for {DAY_GOOD} to finish",
+        lambda: finished(runs(stack, "daily_ingest_job", DAY_GOOD)),
     )
     assert [r["status"] for r in ingest] == ["SUCCESS"]
     tags = {t["key"]: t["value"] for t in ingest[0]["tags"]}
@@ -144,8 +144,8 @@ def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
     stack.put(bad_key, bad)
 
     failed = wait_until(
-        f"sales_ingest_job for {DAY_BAD} to finish",
-        lambda: finished(runs(stack, "sales_ingest_job", DAY_BAD)),
+        f"daily_ingest_job for {DAY_BAD} to finish",
+        lambda: finished(runs(stack, "daily_ingest_job", DAY_BAD)),
     )
     assert [r["status"] for r in failed] == ["FAILURE"]
     events = stack.gql(STEP_FAILURES, runId=failed[0]["runId"])["logsForRun"]["events"]
@@ -164,7 +164,7 @@ def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
 
     [alert] = wait_until("the run-failure alert", alerts_for_run)
     assert alert["fields"]["code_location"] == "ingestion"
-    assert alert["fields"]["job"] == "sales_ingest_job"
+    assert alert["fields"]["job"] == "daily_ingest_job"
     assert alert["fields"]["partition"] == DAY_BAD
     assert alert["fields"]["failed_step"] == "sales_data"
     assert bad_key in alert["fields"]["error"]
@@ -172,19 +172,19 @@ def test_a_malformed_file_fails_its_day_names_the_field_and_a_fix_runs_once(
 
     stack.put(f"landing/sales/{DAY_THIRD}/store_001.csv", _day_file(DAY_THIRD, "store_001"))
     third = wait_until(
-        f"sales_ingest_job for {DAY_THIRD} to finish",
-        lambda: finished(runs(stack, "sales_ingest_job", DAY_THIRD)),
+        f"daily_ingest_job for {DAY_THIRD} to finish",
+        lambda: finished(runs(stack, "daily_ingest_job", DAY_THIRD)),
     )
     assert [r["status"] for r in third] == ["SUCCESS"]
 
     stack.put(bad_key, _day_file(DAY_BAD, "store_002"))  # the corrected re-upload
     reruns = wait_until(
         f"a successful rerun of {DAY_BAD}",
-        lambda: [r for r in runs(stack, "sales_ingest_job", DAY_BAD) if r["status"] == "SUCCESS"],
+        lambda: [r for r in runs(stack, "daily_ingest_job", DAY_BAD) if r["status"] == "SUCCESS"],
     )
     done = datetime.now(UTC).timestamp()
     wait_for_ticks_after(stack, "ingestion", "sales_landing_sensor", done, 2)
-    statuses = sorted(r["status"] for r in runs(stack, "sales_ingest_job", DAY_BAD))
+    statuses = sorted(r["status"] for r in runs(stack, "daily_ingest_job", DAY_BAD))
     assert statuses == ["FAILURE", "SUCCESS"], "exactly one new run for the corrected file"
     assert len(reruns) == 1
     assert len(alerts_for_run()) == 1  # still one alert for the failed run, ticks later
@@ -196,8 +196,8 @@ def test_a_failed_blocking_check_keeps_the_day_out_of_the_lake(stack: Stack) -> 
         conn.execute("UPDATE source.sales SET quantity = 0 WHERE order_id = %s", (blocked_order,))
     stack.put(f"landing/sales/{DAY_BLOCKED}/store_001.csv", _day_file(DAY_BLOCKED, "store_001"))
     blocked = wait_until(
-        f"sales_ingest_job for {DAY_BLOCKED} to finish",
-        lambda: finished(runs(stack, "sales_ingest_job", DAY_BLOCKED)),
+        f"daily_ingest_job for {DAY_BLOCKED} to finish",
+        lambda: finished(runs(stack, "daily_ingest_job", DAY_BLOCKED)),
     )
     assert [r["status"] for r in blocked] == ["FAILURE"]
     # Audited before publishing: the check failed, so the day never reached the lake.

@@ -50,7 +50,7 @@ DAY_HOSTILE, DAY_BIG, DAY_WEB_BAD, DAY_OUTAGE = _day(15), _day(16), _day(17), _d
 DAY_DUPLICATES, DAY_LATE = _day(20), _day(40)
 HEADER = ",".join(CSV_COLUMNS) + "\n"
 METRICS = Path(__file__).resolve().parents[2] / "artifacts" / "system-metrics.json"
-INGEST = "sales_ingest_job"
+INGEST = "daily_ingest_job"
 
 
 @pytest.fixture(scope="module")

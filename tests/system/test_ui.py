@@ -156,7 +156,7 @@ def test_the_landing_sensor_is_running_and_has_requested_runs(page: object, land
     _open(page, landed, "/locations/ingestion/sensors/sales_landing_sensor", "Latest tick")
     body = page.inner_text("body")  # type: ignore[attr-defined]
     assert "Running" in body
-    assert "sales_ingest_job" in body
+    assert "daily_ingest_job" in body
     # Only ticks that started runs: the recent ones requested none.
     page.get_by_text("All ticks").first.click()  # type: ignore[attr-defined]
     _visible_text(page, "Requested").click()
@@ -169,7 +169,7 @@ def test_a_finished_runs_stderr_holds_the_assets_log_line(page: object, landed: 
         """query R($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results {
            runId status } } } }""",
         f={
-            "pipelineName": "sales_ingest_job",
+            "pipelineName": "daily_ingest_job",
             "tags": [{"key": "dagster/partition", "value": DAY_SHOWN}],
         },
     )["runsOrError"]["results"]

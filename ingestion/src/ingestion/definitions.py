@@ -4,9 +4,9 @@ import dagster as dg
 
 from ingestion.defs.alerts.sensors import run_failure_alert_sensor, tick_failure_alert_sensor
 from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_table
-from ingestion.defs.sales.jobs import sales_ingest_job
+from ingestion.defs.sales.jobs import daily_ingest_job
 from ingestion.defs.sales.resources import SourceDatabase
-from ingestion.defs.sales.schedules import sales_ingest_nightly_schedule
+from ingestion.defs.sales.schedules import daily_ingest_schedule
 from ingestion.defs.sales.sensors import (
     LandingWatch,
     sales_landing_sensor,
@@ -16,8 +16,8 @@ from lakehouse.config import alert_webhook_from_env, env_int, lake_resources, ob
 
 defs = dg.Definitions(
     assets=[source_sales_table, landing_area, sales_data],
-    jobs=[sales_ingest_job],
-    schedules=[sales_ingest_nightly_schedule],
+    jobs=[daily_ingest_job],
+    schedules=[daily_ingest_schedule],
     sensors=[
         sales_landing_sensor,
         source_sales_observation_sensor,

@@ -40,7 +40,7 @@ import dagster as dg
 from pydantic import Field
 
 from ingestion.defs.sales.assets import landing_area, source_sales_table
-from ingestion.defs.sales.jobs import sales_ingest_job
+from ingestion.defs.sales.jobs import daily_ingest_job
 from ingestion.defs.sales.partitions import daily_partitions
 from ingestion.defs.sales.resources import SourceDatabase
 from lakehouse.config import env_int
@@ -107,7 +107,7 @@ def instance_history(instance: dg.DagsterInstance) -> History:
             return {}
         records = instance.get_run_records(
             filters=dg.RunsFilter(
-                job_name=sales_ingest_job.name,
+                job_name=daily_ingest_job.name,
                 tags={"dagster/partition": list(days), TRIGGER_TAG: "landing"},
             ),
         )
@@ -357,7 +357,7 @@ MAX_LOGGED = 20
 
 
 @dg.sensor(
-    job=sales_ingest_job,
+    job=daily_ingest_job,
     # Every loop of the sensor daemon, which loops every 5 s: a file waits 2.5 s on average for
     # the tick that sees it (Dagster's default, 30 s, makes that 15 s). Not 5: a tick starts
     # slightly after its loop, so the next loop finds less than 5 s elapsed and skips one.
