@@ -284,12 +284,14 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def _submit(instance: dg.DagsterInstance, plan: TickPlan) -> None:
+def _submit(
+    instance: dg.DagsterInstance, plan: TickPlan, job_name: str = daily_ingest_job.name
+) -> None:
     """What the daemon does with a tick's requests: a run per request, carrying its tags."""
     for request in plan.run_requests:
         instance.add_run(
             dg.DagsterRun(
-                job_name=daily_ingest_job.name,
+                job_name=job_name,
                 run_id=str(uuid.uuid4()),
                 tags={
                     **request.tags,
@@ -314,6 +316,17 @@ def test_the_instance_remembers_what_each_day_last_ran_for(
     local_store.put(_key("2024-03-02"), b"B")
     [request] = plan_tick(local_store, None, NOW, WATCH, history).run_requests
     assert request.tags[GENERATION_TAG] == "2"
+
+
+def test_runs_of_the_job_under_its_old_name_still_count(
+    local_store: ObjectStore, instance: dg.DagsterInstance
+) -> None:
+    # The job was sales_ingest_job until it was renamed: an upgraded deployment whose cursor is
+    # reset must not land every old day again.
+    history = instance_history(instance)
+    local_store.put(_key("2024-03-02"), b"A")
+    _submit(instance, plan_tick(local_store, None, NOW, WATCH, history), "sales_ingest_job")
+    assert plan_tick(local_store, None, NOW, WATCH, history).run_requests == []
 
 
 def test_the_sensor_requests_runs_and_observes_the_landing_area(

@@ -106,10 +106,9 @@ def instance_history(instance: dg.DagsterInstance) -> History:
         if not days:
             return {}
         records = instance.get_run_records(
-            filters=dg.RunsFilter(
-                job_name=daily_ingest_job.name,
-                tags={"dagster/partition": list(days), TRIGGER_TAG: "landing"},
-            ),
+            # By tags only, not by job name: the trigger tag is this sensor's own, and runs
+            # from before the job's rename (sales_ingest_job) still count.
+            filters=dg.RunsFilter(tags={"dagster/partition": list(days), TRIGGER_TAG: "landing"}),
         )
         found: dict[str, DayState] = {}
         for record in records:  # newest first: the first run seen for a day is its last
