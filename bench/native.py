@@ -30,7 +30,7 @@ import psycopg
 
 from ingestion.defs.sales.validation import SALES_SCHEMA
 from lakehouse.seed import REGIONS, large_store_csv, prepare_source_database
-from lakehouse.testing import ADMIN, PostgresServer, S3Server
+from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lakehouse.testing import free_port
+from lakehouse_testing.servers import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ from compose_files import ROOT, clean_environ, generated_env, stand_in_images, w
 from native_stack import Stack, built_images, docker, unavailable
 
 from lakehouse import s3_access
-from lakehouse.testing import free_port
+from lakehouse_testing.servers import free_port
 
 ARTIFACTS = ROOT / "artifacts"
 LONG_RUNNING = (

@@ -26,7 +26,7 @@ from lakehouse_platform.supervisor import (
 )
 from native_stack import built_images
 
-from lakehouse.testing import PostgresServer
+from lakehouse_testing.servers import PostgresServer
 
 pytestmark = pytest.mark.docker
 
