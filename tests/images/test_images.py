@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 from dev_only import DISTRIBUTIONS, FORMER_MODULES, MODULES
-from native_stack import Stack, built_images, docker, unavailable, wait_until
+from docker_engine import built_images, docker, unavailable
+from native_stack import Stack, wait_until
 
 pytestmark = pytest.mark.docker
 
