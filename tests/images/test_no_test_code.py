@@ -140,10 +140,11 @@ def test_an_image_installs_no_test_tool(image: str) -> None:
             continue
         named = args[args.index("install") + 1 :]
         for previous, arg in zip(["install", *named], named, strict=False):
-            if arg in ("&&", ";") or arg.endswith(";"):
+            if arg in ("&&", "||", ";"):
+                break  # the next command
+            if not arg.startswith(("-", "/")) and previous not in ("-r", "--requirement", "-c"):
+                installed.add(_requirement_name(arg.rstrip(";")))  # not a flag, lock or source
+            if arg.endswith(";"):
                 break
-            if arg.startswith(("-", "/")) or previous in ("-r", "--requirement", "-c"):
-                continue  # a flag, a lockfile, or a source copied into the image
-            installed.add(_requirement_name(arg))
     assert len(installed) > 20, f"too few packages read from {locks}: {sorted(installed)}"
     assert sorted(installed & DISTRIBUTIONS) == [], f"test tools in the {image} image"
