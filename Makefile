@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LOCKS := ingestion/requirements.lock analytics/requirements.lock requirements-dev.lock
-SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local deploy/proxy bench
+SRC := lakehouse/src ingestion/src analytics/src deploy/dagster/lakehouse_platform deploy/local deploy/proxy bench tests/support
 
 .PHONY: help install lock lint fmt test test-unit test-component test-system test-images test-faults images images-offline dev up down bench compose-plugin env user users
 
@@ -19,12 +19,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 'uv>=0.13,<0.14'
 
-$(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml deploy/dagster/pyproject.toml
+$(VENV)/.installed: $(BIN)/python $(LOCKS) lakehouse/pyproject.toml ingestion/pyproject.toml analytics/pyproject.toml deploy/dagster/pyproject.toml tests/support/pyproject.toml
 	# Bytecode compiled once here, as pip does by default and uv does not: where
 	# PYTHONDONTWRITEBYTECODE is set, every process (each run worker too) otherwise compiles
 	# Dagster from source, about 2 s per start (BENCHMARKS.md, P1).
 	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python $(LOCKS)
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics -e deploy/dagster
+	# tests/support (lakehouse-testing: the real Postgres, S3 and webhook servers tests and bench
+	# start, and their pytest fixtures) goes into this venv only: no image installs it.
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e lakehouse -e ingestion -e analytics -e deploy/dagster -e tests/support
 	touch $@
 
 install: $(VENV)/.installed ## create .venv with the locked dependencies of both locations and the tools

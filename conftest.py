@@ -1,3 +1,3 @@
 """Fixtures shared by every test tier: real local services, started once per session."""
 
-pytest_plugins = ["lakehouse.pytest_plugin"]
+pytest_plugins = ["lakehouse_testing.pytest_plugin"]

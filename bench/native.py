@@ -33,7 +33,7 @@ from ingestion.defs.sales.validation import SALES_SCHEMA
 from lakehouse.io_manager import LAKE_PREFIX, lake_key
 from lakehouse.landing import day_prefix, landing_key
 from lakehouse.seed import REGIONS, large_store_csv, prepare_source_database
-from lakehouse.testing import ADMIN, PostgresServer, S3Server
+from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

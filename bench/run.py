@@ -42,7 +42,7 @@ from ingestion.defs.sales.sensors import (
 from lakehouse.landing import LANDING_PREFIX, landing_key
 from lakehouse.seed import SeedConfig, seed_landing
 from lakehouse.storage import LocalObjectStore, ObjectStore, S3Connection, S3ObjectStore
-from lakehouse.testing import ADMIN, S3Server
+from lakehouse_testing.servers import ADMIN, S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results.json")

@@ -1,7 +1,6 @@
 """Talking to a running stack from outside: GraphQL, S3, and waiting on deadlines."""
 
 import json
-import os
 import signal
 import socket
 import ssl
@@ -16,40 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
-from lakehouse.testing import free_port
+from lakehouse_testing.servers import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 READY_DEADLINE = 240
-IMAGES_ENV = ROOT / "build" / "images.env"
-
-
-def unavailable(reason: str) -> None:
-    """Skip, saying why; under REQUIRE_DOCKER=1 (CI) fail instead, so nothing is silently lost."""
-    if os.environ.get("REQUIRE_DOCKER") == "1":
-        pytest.fail(f"{reason} (REQUIRE_DOCKER=1)")
-    pytest.skip(reason)
-
-
-def docker(*args: str, check: bool = True) -> str:
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr[-2000:]}")
-    return result.stdout.strip()
-
-
-def built_images(what: str) -> dict[str, str]:
-    """The image names deploy/images/build.sh recorded (INGESTION_IMAGE=…), once an engine
-    answers; otherwise the calling tests skip (or fail under REQUIRE_DOCKER=1)."""
-    try:
-        subprocess.run(["docker", "info"], capture_output=True, check=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        unavailable(f"no Docker engine reachable: {what} skipped")
-    if not IMAGES_ENV.is_file():
-        unavailable(f"no images built (run deploy/images/build.sh): {what} skipped")
-    return dict(line.split("=", 1) for line in IMAGES_ENV.read_text().split() if "=" in line)
 
 
 class GraphQLError(AssertionError):

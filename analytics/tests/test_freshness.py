@@ -12,9 +12,9 @@ from analytics.defs.alerts.sensors import build_freshness_alert_sensor, freshnes
 from analytics.defs.sales.assets import sales_data
 from lakehouse.alerts import AlertWebhook
 from lakehouse.config import lake_resources
-from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import SeedConfig
 from lakehouse.storage import ObjectStore
+from lakehouse_testing.servers import WebhookReceiver
 
 Landing = Callable[[ObjectStore, SeedConfig], dict[str, pl.DataFrame]]
 

@@ -11,9 +11,9 @@ from ingestion.defs.sales.assets import landing_area, sales_data, source_sales_t
 from ingestion.defs.sales.resources import SourceDatabase
 from lakehouse.alerts import AlertWebhook
 from lakehouse.config import lake_resources
-from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import SeedConfig, seed_database
 from lakehouse.storage import ObjectStore
+from lakehouse_testing.servers import WebhookReceiver
 
 pytestmark = pytest.mark.component
 

@@ -25,7 +25,7 @@ from ingestion.defs.sales.sensors import (
     sales_landing_sensor,
 )
 from lakehouse.storage import LocalObjectStore, ObjectStore, S3ObjectStore
-from lakehouse.testing import PostgresServer
+from lakehouse_testing.servers import PostgresServer
 
 NOW = datetime(2024, 6, 10, 9, 0, tzinfo=UTC)  # partitions exist up to 2024-06-09
 # Every tick sweeps (no interval), within a budget no test reaches: the tests below are about

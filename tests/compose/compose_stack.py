@@ -28,10 +28,11 @@ from typing import Any
 import boto3
 import psycopg
 from compose_files import ROOT, clean_environ, generated_env, stand_in_images, write_env
-from native_stack import Stack, built_images, docker, unavailable
+from docker_engine import built_images, docker, unavailable
+from native_stack import Stack
 
 from lakehouse import s3_access
-from lakehouse.testing import free_port
+from lakehouse_testing.servers import free_port
 
 ARTIFACTS = ROOT / "artifacts"
 LONG_RUNNING = (

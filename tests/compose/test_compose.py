@@ -39,7 +39,8 @@ from compose_stack import (
     RUNS,
     ComposeStack,
 )
-from native_stack import Stack, docker, follow_file, freshness_summary, wait_until
+from docker_engine import docker
+from native_stack import Stack, follow_file, freshness_summary, wait_until
 
 from lakehouse import s3_access
 from lakehouse.seed import SeedConfig, landing_key, store_csv

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from browser import chromium
 from compose_stack import ComposeStack, basic_auth
-from native_stack import Stack, docker, wait_until
+from docker_engine import docker
+from native_stack import Stack, wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from compose_files import compose_config, generated_env, stand_in_images
-from native_stack import docker, unavailable
+from docker_engine import docker, unavailable
 
 pytestmark = pytest.mark.docker
 

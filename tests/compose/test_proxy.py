@@ -27,7 +27,7 @@ import pytest
 from compose_files import ROOT, env_tool
 from compose_stack import basic_auth
 
-from lakehouse.testing import free_port
+from lakehouse_testing.servers import free_port
 
 PASSWORDS = {"alice": "alice-password-1", "vic": "viewer-password-2"}
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lakehouse import s3_access
-from lakehouse.testing import S3Identity, S3Server
+from lakehouse_testing.servers import S3Identity, S3Server
 
 pytestmark = pytest.mark.component
 

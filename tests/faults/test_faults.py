@@ -36,7 +36,8 @@ import yaml
 from botocore.exceptions import ClientError
 from compose_files import ROOT
 from compose_stack import BUCKET, LONG_RUNNING, ComposeStack, compose_deployment
-from native_stack import GraphQLError, docker, materializations, tags_of
+from docker_engine import docker
+from native_stack import GraphQLError, materializations, tags_of
 from reliability import Reliability
 
 from ingestion.defs.sales.sensors import DIGEST_TAG, TRIGGER_TAG, files_digest

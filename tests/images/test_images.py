@@ -1,4 +1,5 @@
-"""The built images: non-root, healthy, serving their definitions, and free of CA bundles/secrets.
+"""The built images: non-root, healthy, serving their definitions, free of CA bundles/secrets and
+of test code.
 
 Needs a Docker engine and images built by deploy/images/build.sh (which records their names in
 build/images.env). Without an engine these tests skip and say so; with REQUIRE_DOCKER=1 (CI) a
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from native_stack import Stack, built_images, docker, unavailable, wait_until
+from dev_only import DISTRIBUTIONS, FORMER_MODULES, MODULES
+from docker_engine import built_images, docker, unavailable
+from native_stack import Stack, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -229,3 +232,59 @@ def test_no_ca_bundle_or_secret_in_the_image(
             if any(line in data for line in canary):
                 found.append(member.name)
     assert found == [], f"build-time CA material or secrets in {images[name]}: {found}"
+
+
+# Runs in the image with its own Python; prints what test code it finds as JSON.
+FIND_TEST_CODE = """
+import importlib.metadata, importlib.util, json, os, re, sys, sysconfig
+dists, modules = set(json.loads(sys.argv[1])), json.loads(sys.argv[2])
+found = []
+for dist in importlib.metadata.distributions():
+    name = re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
+    if name in dists:
+        found.append(f"distribution {name}")
+    if name in ("lakehouse", "ingestion", "analytics", "lakehouse-platform"):
+        for file in dist.files or []:
+            parts = file.parts
+            if "tests" in parts or parts[-1] == "conftest.py" or parts[-1].startswith("test_"):
+                found.append(f"{name}: {file}")
+for module in modules:
+    try:
+        if importlib.util.find_spec(module) is not None:
+            found.append(f"module {module}")
+    except ImportError:
+        pass
+site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+for top in site:
+    for entry in ("tests", "conftest.py", "lakehouse_testing"):
+        if os.path.exists(os.path.join(top, entry)):
+            found.append(os.path.join(top, entry))
+for top in {os.getcwd(), "/opt/dagster"}:
+    for folder, subfolders, files in os.walk(top):
+        if os.path.basename(folder) == "tests":
+            found.append(folder)
+        found += [os.path.join(folder, f) for f in files
+                  if f == "conftest.py" or (f.startswith("test_") and f.endswith(".py"))]
+print(json.dumps({"found": found, "site": sorted(site), "cwd": os.getcwd()}))
+"""
+
+
+@pytest.mark.parametrize("name", ["ingestion", "analytics", "dagster"])
+def test_no_test_code_in_the_image(images: dict[str, str], name: str) -> None:
+    """No test tool installed, no test module importable (the test support or where it used to
+    be, ``lakehouse.testing``), no tests folder or conftest in site-packages, in the locations'
+    installed files or in the working directory."""
+    out = docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        images[name],
+        "-c",
+        FIND_TEST_CODE,
+        json.dumps(sorted(DISTRIBUTIONS)),
+        json.dumps(sorted(MODULES) + list(FORMER_MODULES)),
+    )
+    report = json.loads(out.splitlines()[-1])
+    assert report["site"] and all(p.startswith("/opt/venv/") for p in report["site"]), report
+    assert report["found"] == [], f"test code in {images[name]}: {report['found']}"

@@ -37,8 +37,7 @@ from lakehouse_platform.sentinel import (
 from psycopg import sql
 
 from lakehouse.alerts import Alert as LakehouseAlert
-from lakehouse.pytest_plugin import WebhookReceiver
-from lakehouse.testing import PostgresServer, free_port
+from lakehouse_testing.servers import PostgresServer, WebhookReceiver, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 UI = "http://dagster.example:3000"

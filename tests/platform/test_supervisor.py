@@ -17,6 +17,7 @@ import docker
 import pytest
 from dagster._core.storage.tags import MAX_RETRIES_TAG, WILL_RETRY_TAG
 from dagster_docker.docker_run_launcher import DOCKER_CONTAINER_ID_TAG
+from docker_engine import built_images
 from lakehouse_platform.launcher import WORKER_EXIT_TAG
 from lakehouse_platform.supervisor import (
     Settings,
@@ -24,9 +25,8 @@ from lakehouse_platform.supervisor import (
     reconcile_starting_runs,
     remove_finished_containers,
 )
-from native_stack import built_images
 
-from lakehouse.testing import PostgresServer
+from lakehouse_testing.servers import PostgresServer
 
 pytestmark = pytest.mark.docker
 

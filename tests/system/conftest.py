@@ -12,9 +12,8 @@ import psycopg
 import pytest
 from native_stack import Stack, running_stack
 
-from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import prepare_source_database
-from lakehouse.testing import ADMIN, PostgresServer, S3Server
+from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server, WebhookReceiver
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from native_stack import (
     wait_until,
 )
 
-from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import SeedConfig, online_rows, seed_database, store_csv
+from lakehouse_testing.servers import WebhookReceiver
 
 pytestmark = pytest.mark.system
 

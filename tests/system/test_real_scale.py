@@ -32,9 +32,8 @@ from native_stack import (
 )
 
 from lakehouse.landing import CSV_COLUMNS
-from lakehouse.pytest_plugin import WebhookReceiver
 from lakehouse.seed import SeedConfig, large_store_csv, online_rows, seed_database, store_csv
-from lakehouse.testing import S3Server
+from lakehouse_testing.servers import S3Server, WebhookReceiver
 
 pytestmark = pytest.mark.system
 

@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 import pytest
 from compose_files import stand_in_images
-from native_stack import docker, unavailable, wait_until
+from docker_engine import docker, unavailable
+from native_stack import wait_until
 
-from lakehouse.bootstrap import PostgresLayout, prepare_postgres
+from lakehouse.init import PostgresLayout, prepare_postgres
 from lakehouse.seed import prepare_source_database
 
 pytestmark = pytest.mark.docker

@@ -1,22 +1,19 @@
-"""Pytest fixtures: a real Postgres server and a real S3 server (SeaweedFS) on loopback.
+"""Pytest fixtures: a real Postgres server, a real S3 server (SeaweedFS) and a webhook receiver
+on loopback.
 
 Loaded by the repository's root ``conftest.py``; needs the development dependencies.
 """
 
-import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from lakehouse.seed import prepare_source_database
 from lakehouse.storage import LocalObjectStore, S3Connection, S3ObjectStore
-from lakehouse.testing import ADMIN, PostgresServer, S3Server
+from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server, WebhookReceiver
 
 READER_ROLE = "ingestion_reader"
 
@@ -75,33 +72,6 @@ def any_store(
     if request.param == "local":
         return local_store
     return request.getfixturevalue("s3_store")
-
-
-class WebhookReceiver:
-    """An HTTP endpoint on 127.0.0.1 that records every JSON body posted to it."""
-
-    def __init__(self) -> None:
-        posts: list[dict[str, Any]] = []
-        self.posts = posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                posts.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/alerts"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
 
 
 @pytest.fixture(scope="session")

