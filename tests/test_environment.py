@@ -96,7 +96,7 @@ SERVICE_CODE = {
         ],
     ),
     "sentinel": ("lakehouse_platform.sentinel", ["deploy/dagster/lakehouse_platform/sentinel.py"]),
-    "init": ("lakehouse-init", ["lakehouse/src/lakehouse/bootstrap.py"]),
+    "init": ("lakehouse-init", ["lakehouse/src/lakehouse/init.py"]),
     "s3-config": ("lakehouse.s3_access", ["lakehouse/src/lakehouse/s3_access.py"]),
 }
 
