@@ -2,13 +2,21 @@
 
 import csv
 import io
+import re
 from datetime import date
 
 import psycopg
 import pytest
 
-from lakehouse.landing import CSV_COLUMNS
-from lakehouse.seed import SeedConfig, seed_database, seed_landing, store_csv
+from lakehouse.landing import CSV_COLUMNS, SOURCE_COLUMNS, SOURCE_TABLE
+from lakehouse.seed import (
+    SeedConfig,
+    online_rows,
+    seed_database,
+    seed_landing,
+    source_schema_sql,
+    store_csv,
+)
 
 CONFIG = SeedConfig(
     start=date(2024, 3, 1), end=date(2024, 3, 3), stores=3, orders_per_store=25, online_orders=10
@@ -31,6 +39,24 @@ def test_store_file_follows_the_landing_contract() -> None:
     assert len({r[0] for r in body}) == 25
     assert all(r[1].startswith("2024-03-02T") and r[2] == "store_002" for r in body)
     assert all(int(r[5]) >= 1 and float(r[6]) >= 0 for r in body)
+
+
+def test_the_source_tables_ddl_has_the_contracts_columns_in_order() -> None:
+    # The table is created from sql/source_schema.sql; the seeder's INSERT and ingestion's
+    # SELECT are built from SOURCE_COLUMNS. Parsed from the DDL, so a column added to one and not
+    # the other fails here.
+    body = re.search(
+        rf"CREATE TABLE IF NOT EXISTS {re.escape(SOURCE_TABLE)} \((.*?)\n\);",
+        source_schema_sql(),
+        re.DOTALL,
+    )
+    assert body is not None
+    declared = tuple(line.split()[0] for line in body.group(1).strip().splitlines())
+    assert declared == SOURCE_COLUMNS
+    day = date(2024, 3, 1)
+    assert {len(row) for row in online_rows(SeedConfig(start=day, end=day), day)} == {
+        len(SOURCE_COLUMNS)
+    }
 
 
 def test_seed_landing_writes_one_file_per_store_per_day(local_store) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,10 @@ from decimal import Decimal
 LANDING_PREFIX = "landing/sales/"
 CSV_COLUMNS = ("order_id", "order_ts", "store_id", "region", "product_id", "quantity", "unit_price")
 KEY_LAYOUT = f"{LANDING_PREFIX}<YYYY-MM-DD>/<store_id>.csv"
+# The web shop's ``source.sales`` holds the same order lines as the stores' files, plus when each
+# row last changed, in this order (``sql/source_schema.sql``; a test holds the two equal).
+SOURCE_TABLE = "source.sales"
+SOURCE_COLUMNS = (*CSV_COLUMNS, "updated_at")
 
 MAX_QUANTITY = 1_000_000
 MAX_UNIT_PRICE = Decimal("9999999999.99")  # what the lake's decimal(12, 2) column can hold

@@ -21,7 +21,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from lakehouse.landing import CSV_COLUMNS, landing_key
+from lakehouse.landing import CSV_COLUMNS, SOURCE_COLUMNS, SOURCE_TABLE, landing_key
 from lakehouse.storage import ObjectStore
 
 REGIONS = ("north", "south", "east", "west", "central")
@@ -120,8 +120,7 @@ def large_store_csv(day: date, store_id: str, rows: int, products: int = 20) -> 
 
 
 def online_rows(config: SeedConfig, day: date) -> list[tuple[object, ...]]:
-    """The web shop's order lines for the day: ``CSV_COLUMNS`` then ``updated_at``, the
-    columns of ``source.sales`` (``sql/source_schema.sql``) in that order."""
+    """The web shop's order lines for the day, one value per ``SOURCE_COLUMNS``."""
     rng = random.Random(f"{config.seed}:{day.isoformat()}:{ONLINE_STORE}")
     rows: list[tuple[object, ...]] = []
     for n in range(1, config.online_orders + 1):
@@ -171,16 +170,13 @@ def seed_database(conn: psycopg.Connection, config: SeedConfig) -> int:
     """
     create_source_schema(conn)
     rows = [row for day in config.days() for row in online_rows(config, day)]
+    insert = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (order_id) DO NOTHING").format(
+        sql.Identifier(*SOURCE_TABLE.split(".")),
+        sql.SQL(", ").join(map(sql.Identifier, SOURCE_COLUMNS)),
+        sql.SQL(", ").join(sql.Placeholder() * len(SOURCE_COLUMNS)),
+    )
     with conn.cursor() as cur:
-        cur.executemany(
-            """
-            INSERT INTO source.sales
-                (order_id, order_ts, store_id, region, product_id, quantity, unit_price, updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (order_id) DO NOTHING
-            """,
-            rows,
-        )
+        cur.executemany(insert, rows)
     return len(rows)
 
 

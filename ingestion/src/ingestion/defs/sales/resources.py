@@ -10,22 +10,20 @@ import psycopg
 from pydantic import Field
 
 from ingestion.defs.sales.validation import SALES_SCHEMA
-from lakehouse.landing import CSV_COLUMNS
+from lakehouse.landing import SOURCE_COLUMNS, SOURCE_TABLE
 
-# What sales_data takes from ``source.sales``: the landing columns plus the row's last change,
-# typed as the lake holds them (the lake schema is the one home of the types).
-ONLINE_SCHEMA: dict[str, pl.DataType] = {
-    name: SALES_SCHEMA[name] for name in (*CSV_COLUMNS, "updated_at")
-}
+# What sales_data takes from ``source.sales``: every column, typed as the lake holds them (the
+# lake schema is the one home of the types).
+ONLINE_SCHEMA: dict[str, pl.DataType] = {name: SALES_SCHEMA[name] for name in SOURCE_COLUMNS}
 
 ONLINE_ORDERS_SQL = f"""
     SELECT {", ".join(ONLINE_SCHEMA)}
-    FROM source.sales
+    FROM {SOURCE_TABLE}
     WHERE order_ts >= %(start)s AND order_ts < %(end)s
     ORDER BY order_id
 """
 
-TABLE_STATE_SQL = "SELECT count(*), max(updated_at) FROM source.sales"
+TABLE_STATE_SQL = f"SELECT count(*), max(updated_at) FROM {SOURCE_TABLE}"
 
 
 @dataclass(frozen=True)
