@@ -12,6 +12,7 @@ import dagster as dg
 import polars as pl
 
 from analytics.defs.sales.partitions import daily_partitions, monthly_partitions
+from lakehouse.automation import eager_any_day, handled_unless_deps_updated_meanwhile
 from lakehouse.config import TRANSIENT_RETRY_POLICY, docs_url
 from lakehouse.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_EXPR, table_schema
 
@@ -124,28 +125,12 @@ def _days(keys: Sequence[str]) -> str:
     return keys[0] if len(keys) == 1 else f"{keys[0]} … {keys[-1]} ({len(keys)} days)"
 
 
-# eager() remembers an upstream update until the target is "handled": requested or updated
-# since the previous tick. When both happen between two ticks (a store file lands just after
-# its day's summary finished, or while that summary's run is queued), Dagster 1.13 applies the
-# reset last and the update is forgotten: the day's summary stays without the new file
-# (dagster-io/dagster#33587). Here a tick on which an upstream also updated does not count as
-# handled, so the update still triggers a run once the target's own run is over: at worst one
-# run too many, never a day left stale.
-handled_unless_deps_updated_meanwhile = (
-    (
-        (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated())
-        & ~dg.AutomationCondition.any_deps_updated()
-    )
-    | dg.AutomationCondition.initial_evaluation()
-).with_label("handled_unless_deps_updated_meanwhile")
-
 # Materialize a day whenever its sales_data lands, for any day (late ones too, not just the
 # latest window), but never while a blocking check on that day's sales_data has failed.
+# eager_any_day: eager() with the shared workaround for a forgotten update
+# (lakehouse.automation, dagster-io/dagster#33587).
 sales_summary_condition = (
-    dg.AutomationCondition.eager()
-    .without(dg.AutomationCondition.in_latest_time_window())
-    .replace("handled", handled_unless_deps_updated_meanwhile)
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    eager_any_day() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_any_day_once_upstream_checks_pass")
 
 
