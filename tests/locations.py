@@ -1,15 +1,19 @@
-"""Both code locations' definitions, loaded side by side as the webserver's workspace would."""
+"""Every code location's definitions (deploy/locations.toml), loaded side by side as the
+webserver's workspace would."""
 
 import ast
+import importlib
 from pathlib import Path
 
 import dagster as dg
 
-from analytics.definitions import defs as analytics_defs
-from ingestion.definitions import defs as ingestion_defs
+from lakehouse import locations as listed
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCATIONS = {"ingestion": ingestion_defs, "analytics": analytics_defs}
+LISTED = listed.load(ROOT / "deploy" / "locations.toml")
+LOCATIONS: dict[str, dg.Definitions] = {
+    name: importlib.import_module(f"{name}.definitions").defs for name in LISTED
+}
 
 
 def repository(name: str) -> dg.RepositoryDefinition:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lakehouse import locations
 from lakehouse_testing.servers import free_port
 
 T = TypeVar("T")
@@ -73,26 +74,28 @@ def wait_until(
 
 
 @contextmanager
-def running_stack(env: dict[str, str], work: Path, *extra: str) -> Iterator[tuple[str, Path]]:
-    """Run `deploy/local/stack.py up` until the block ends, then stop it as Ctrl-C would."""
-    ports = [free_port(), free_port(), free_port()]
+def running_stack(
+    env: dict[str, str], work: Path, *extra: str, root: Path = ROOT
+) -> Iterator[tuple[str, Path]]:
+    """Run `deploy/local/stack.py up` of the checkout at ``root`` until the block ends, then
+    stop it as Ctrl-C would. Every location of its deploy/locations.toml gets a free port."""
+    names = list(locations.load(root / "deploy" / "locations.toml"))
+    ports = [free_port() for _ in range(len(names) + 1)]
     port = ports[0]
     log_path = work / "stack.log"
     command = [
         sys.executable,
-        str(ROOT / "deploy/local/stack.py"),
+        str(root / "deploy/local/stack.py"),
         "up",
         *extra,
         "--port",
         str(ports[0]),
-        "--ingestion-port",
-        str(ports[1]),
-        "--analytics-port",
-        str(ports[2]),
     ]
+    for name, location_port in zip(names, ports[1:], strict=True):
+        command += ["--location-port", f"{name}={location_port}"]
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            command, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT
         )
         try:
             wait_until(

@@ -61,6 +61,7 @@ INTERNAL = {
     "SOURCE_DB_NAME": "the web shop's database, `shop`",
     "SOURCE_DB_READER_ROLE": "ingestion's read-only role, `ingestion_reader`",
     "SENTINEL_WORKSPACE": "the sentinel's workspace.yaml, where compose mounts it",
+    "LAKEHOUSE_LOCATIONS_FILE": "deploy/locations.toml, where compose mounts it for s3-config",
     # In the README's table for make dev; in compose, the Dagster image sets it (ENV in
     # deploy/dagster/Dockerfile) to where dagster.yaml is mounted.
     "DAGSTER_HOME": "the Dagster image's instance folder",

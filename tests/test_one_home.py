@@ -2,7 +2,7 @@
 
 The prefix, key layout and CSV columns live in ``lakehouse/src/lakehouse/landing.py``, and the
 lake schema of ``sales_data`` in ingestion's ``validation.py`` (``SALES_SCHEMA``); everything
-else derives them. This scans the code that ships or runs (both locations, the shared library,
+else derives them. This scans the code that ships or runs (every location, the shared library,
 ``deploy/``, ``bench/``) and fails on a copy: a string literal holding the prefix or the header,
 a literal list of the CSV columns, or another dict literal keyed by all of them with types as
 values (a schema). Docstrings may describe the layout for people, as README does.
@@ -16,9 +16,11 @@ import ast
 from pathlib import Path
 
 from lakehouse.landing import CSV_COLUMNS, LANDING_PREFIX
+from lakehouse.locations import load
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ("lakehouse/src", "ingestion/src", "analytics/src", "deploy", "bench")
+LISTED = load(ROOT / "deploy" / "locations.toml")
+SCANNED = ("lakehouse/src", *(f"{name}/src" for name in LISTED), "deploy", "bench")
 HOME = "lakehouse/src/lakehouse/landing.py"
 SCHEMA_HOME = ("ingestion/src/ingestion/defs/sales/validation.py", "SALES_SCHEMA")
 

@@ -14,17 +14,16 @@ fi
 use_deployed_tags() {
   local service var id image
   eval "$(deploy/images/tags.sh)"
-  for service in ingestion analytics daemon; do
-    case "$service" in
-      ingestion) var=INGESTION_TAG ;; analytics) var=ANALYTICS_TAG ;; daemon) var=DAGSTER_TAG ;;
-    esac
+  for service in $(python3 deploy/locations.py names) daemon; do
+    var="${service^^}_TAG"
+    [ "$service" = daemon ] && var=DAGSTER_TAG
     id=$("${compose[@]}" ps -a -q "$service" 2>/dev/null | head -n 1)
     if [ -n "$id" ]; then
       image=$(docker inspect -f '{{.Config.Image}}' "$id")
       printf -v "$var" '%s' "${image##*:}"
     fi
+    export "${var?}"
   done
-  export INGESTION_TAG ANALYTICS_TAG DAGSTER_TAG
 }
 
 # psql/pg_dump inside the postgres service, as the cluster superuser (trusted local socket).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the product's three images from the repository root:
-#   lakehouse/ingestion:<INGESTION_TAG>   ingestion's code server and run worker
-#   lakehouse/analytics:<ANALYTICS_TAG>   analytics' code server and run worker
-#   lakehouse/dagster:<DAGSTER_TAG>       webserver and daemon
+# Builds the product's images from the repository root, one per code location of
+# deploy/locations.toml and one for Dagster's own processes:
+#   lakehouse/<location>:<LOCATION_TAG>   that location's code server and run worker
+#   lakehouse/dagster:<DAGSTER_TAG>       webserver, daemon and sentinel
 # Tag scheme: each image's default tag is the short hash of the last commit that changed what
 # goes into it (its location folder plus lakehouse/ for the locations; deploy/dagster/ for the
 # Dagster image), with "-dirty" when those files have uncommitted changes. A location can so be
@@ -10,7 +10,7 @@
 #
 # Environment: PYTHON_IMAGE (default: the compose file's pin, see pins.sh; offline
 # lakehouse-local/python:3.11-slim-bookworm),
-# IMAGE_PREFIX (default lakehouse), NO_CACHE=1, ONLY="ingestion analytics dagster" (a subset).
+# IMAGE_PREFIX (default lakehouse), NO_CACHE=1, ONLY="ingestion dagster" (a subset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 prefix=${IMAGE_PREFIX:-lakehouse}
@@ -26,17 +26,23 @@ build() {  # build <name> <dockerfile> <tag>
   docker build "${cache[@]}" --build-arg PYTHON_IMAGE="$python_image" \
     -f "$2" -t "$prefix/$1:$3" .
 }
-for name in ${ONLY:-ingestion analytics dagster}; do
-  case "$name" in
-    ingestion) build ingestion ingestion/Dockerfile "$INGESTION_TAG" ;;
-    analytics) build analytics analytics/Dockerfile "$ANALYTICS_TAG" ;;
-    dagster) build dagster deploy/dagster/Dockerfile "$DAGSTER_TAG" ;;
-    *) echo "unknown image $name" >&2; exit 2 ;;
-  esac
+locations=$(python3 deploy/locations.py names)
+for name in ${ONLY:-$locations dagster}; do
+  if [ "$name" = dagster ]; then
+    dockerfile=deploy/dagster/Dockerfile
+  elif grep -qx "$name" <<< "$locations"; then
+    dockerfile=$name/Dockerfile
+  else
+    echo "unknown image $name (not dagster, not in deploy/locations.toml)" >&2; exit 2
+  fi
+  var="${name^^}_TAG"
+  build "$name" "$dockerfile" "${!var}"
 done
-printf 'INGESTION_TAG=%s\nANALYTICS_TAG=%s\nDAGSTER_TAG=%s\n' \
-  "$INGESTION_TAG" "$ANALYTICS_TAG" "$DAGSTER_TAG"
+# The tags, and the image names for the tests (build/images.env: INGESTION_IMAGE=...).
 mkdir -p build
-printf 'INGESTION_IMAGE=%s\nANALYTICS_IMAGE=%s\nDAGSTER_IMAGE=%s\n' \
-  "$prefix/ingestion:$INGESTION_TAG" "$prefix/analytics:$ANALYTICS_TAG" \
-  "$prefix/dagster:$DAGSTER_TAG" > build/images.env
+: > build/images.env
+for name in $locations dagster; do
+  var="${name^^}_TAG"
+  echo "$var=${!var}"
+  echo "${name^^}_IMAGE=$prefix/$name:${!var}" >> build/images.env
+done

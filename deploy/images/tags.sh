@@ -11,6 +11,9 @@ tag_for() {
   if [ -n "$(git status --porcelain -- "$@" 2>/dev/null)" ]; then hash="$hash-dirty"; fi
   echo "$hash"
 }
-echo "INGESTION_TAG=${INGESTION_TAG:-$(tag_for ingestion lakehouse)}"
-echo "ANALYTICS_TAG=${ANALYTICS_TAG:-$(tag_for analytics lakehouse)}"
+# <NAME>_TAG for each code location of deploy/locations.toml.
+for name in $(python3 deploy/locations.py names); do
+  var="${name^^}_TAG"
+  echo "$var=${!var:-$(tag_for "$name" lakehouse)}"
+done
 echo "DAGSTER_TAG=${DAGSTER_TAG:-$(tag_for deploy/dagster)}"

@@ -6,7 +6,7 @@
 # location back). Needs `helm repo add dagster https://dagster-io.github.io/helm` once.
 #
 # Environment: IMAGE_PREFIX (default lakehouse: the registry path your nodes pull from),
-# INGESTION_TAG / ANALYTICS_TAG / DAGSTER_TAG, RELEASE and NAMESPACE (default lakehouse both),
+# <LOCATION>_TAG (INGESTION_TAG, ...) / DAGSTER_TAG, RELEASE and NAMESPACE (default lakehouse both),
 # HELM (default helm). Extra arguments go to helm, e.g. --dry-run or
 # --set postgresql.postgresqlHost=db.internal.
 set -euo pipefail
@@ -17,13 +17,18 @@ eval "$(deploy/images/tags.sh)"
 prefix=${IMAGE_PREFIX:-lakehouse}
 args=(upgrade --install "${RELEASE:-lakehouse}" dagster/dagster --version "$CHART_VERSION"
   --namespace "${NAMESPACE:-lakehouse}" -f deploy/kubernetes/values.yaml)
-# values.yaml lists ingestion as deployments[0] and analytics as [1] (tests/kubernetes holds it).
-# --set-string: a tag that happens to be all digits stays a string.
-for pair in \
-  "dagsterWebserver.image=$prefix/dagster:$DAGSTER_TAG" \
-  "dagsterDaemon.image=$prefix/dagster:$DAGSTER_TAG" \
-  "dagster-user-deployments.deployments[0].image=$prefix/ingestion:$INGESTION_TAG" \
-  "dagster-user-deployments.deployments[1].image=$prefix/analytics:$ANALYTICS_TAG"; do
+# values.yaml lists the locations in deploy/locations.toml's order (tests/kubernetes holds it),
+# so deployments[i] is the i-th location. --set-string: a tag that happens to be all digits
+# stays a string.
+pairs=("dagsterWebserver.image=$prefix/dagster:$DAGSTER_TAG"
+  "dagsterDaemon.image=$prefix/dagster:$DAGSTER_TAG")
+index=0
+for name in $(python3 deploy/locations.py names); do
+  var="${name^^}_TAG"
+  pairs+=("dagster-user-deployments.deployments[$index].image=$prefix/$name:${!var}")
+  index=$((index + 1))
+done
+for pair in "${pairs[@]}"; do
   key=${pair%%=*}
   image=${pair#*=}
   args+=(--set-string "$key.repository=${image%:*}" --set-string "$key.tag=${image##*:}")

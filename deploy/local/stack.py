@@ -1,6 +1,8 @@
-"""Runs the product's topology as plain processes: two code servers, the daemon, the webserver.
+"""Runs the product's topology as plain processes: a code server per location, the daemon, the
+webserver. The locations are deploy/locations.toml's, each on its `port` there.
 
     python deploy/local/stack.py up [--seed-days 7]    # foreground; Ctrl-C stops everything
+    python deploy/local/stack.py up --location-port analytics=4101   # another port for one
     python deploy/local/stack.py down                  # stops whatever a previous `up` left
 
 The environment chooses the backends (the README's configuration table):
@@ -49,6 +51,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from lakehouse import locations
 from lakehouse.landing import KEY_LAYOUT
 from lakehouse.seed import window_ending_yesterday
 
@@ -224,13 +227,18 @@ def up(args: argparse.Namespace) -> int:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(var / "dagster_home"))).resolve()
     os.environ["DAGSTER_HOME"] = str(home)
     host = "127.0.0.1"
-    ports = {"ingestion": args.ingestion_port, "analytics": args.analytics_port}
-    os.environ.update(
-        DAGSTER_INGESTION_HOST=host,
-        DAGSTER_INGESTION_PORT=str(ports["ingestion"]),
-        DAGSTER_ANALYTICS_HOST=host,
-        DAGSTER_ANALYTICS_PORT=str(ports["analytics"]),
-    )
+    listed = locations.load(ROOT / "deploy" / "locations.toml")
+    ports = {name: location.port for name, location in listed.items()}
+    for override in args.location_port:
+        name, _, port = override.partition("=")
+        if name not in ports or not port.isdigit():
+            raise SystemExit(
+                f"--location-port {override}: expected <location>=<port>, one of {', '.join(ports)}"
+            )
+        ports[name] = int(port)
+    for name, port in ports.items():
+        prefix = listed[name].env_prefix
+        os.environ.update({f"DAGSTER_{prefix}_HOST": host, f"DAGSTER_{prefix}_PORT": str(port)})
     if pid_file().exists():
         log("a previous stack left a pid file; stopping what is left of it first")
         down()
@@ -267,6 +275,9 @@ def up(args: argparse.Namespace) -> int:
                     str(port),
                     "-m",
                     f"{location}.definitions",
+                    # Its folder's code, also for a location not installed into this venv yet.
+                    "-d",
+                    str(ROOT / location / "src"),
                     "--location-name",
                     location,
                 ],
@@ -350,8 +361,13 @@ def main() -> int:
     start.add_argument(
         "--port", type=int, default=int(os.environ.get("DAGSTER_WEBSERVER_PORT", 3000))
     )
-    start.add_argument("--ingestion-port", type=int, default=4000)
-    start.add_argument("--analytics-port", type=int, default=4001)
+    start.add_argument(
+        "--location-port",
+        action="append",
+        default=[],
+        metavar="LOCATION=PORT",
+        help="a code server's port other than deploy/locations.toml's (repeatable)",
+    )
     start.add_argument(
         "--instance-overrides",
         type=Path,

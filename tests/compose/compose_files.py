@@ -9,7 +9,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from lakehouse import locations
+
 ROOT = Path(__file__).resolve().parents[2]
+# Every location's own variables (<LOCATION>_*), whichever locations the list has.
+LOCATION_PREFIXES = tuple(
+    f"{name.upper()}_" for name in locations.load(ROOT / "deploy" / "locations.toml")
+)
 
 
 def compose_binary() -> list[str]:
@@ -37,7 +43,7 @@ def env_tool() -> ModuleType:
     return module
 
 
-def generated_env(path: Path, **changes: str) -> Path:
+def generated_env(path: Path, root: Path = ROOT, **changes: str) -> Path:
     """A .env written by `make env`'s generator, with ``changes`` applied on top.
 
     Without a Docker socket (the unit tier on a machine with no engine) DOCKER_GID, which the
@@ -45,7 +51,7 @@ def generated_env(path: Path, **changes: str) -> Path:
     """
     tool = env_tool()
     preset = {} if tool.SOCKET.exists() else {"DOCKER_GID": "0"}
-    tool.generate(path, preset=preset)
+    tool.generate(path, template=root / ".env.example", preset=preset)
     write_env(path, changes)
     return path
 
@@ -64,16 +70,17 @@ def write_env(path: Path, changes: dict[str, str]) -> None:
 
 def clean_environ() -> dict[str, str]:
     """The process environment without anything Compose would read as an override."""
-    prefixes = ("COMPOSE_", "S3_", "POSTGRES_", "DAGSTER_", "INGESTION_", "ANALYTICS_", "AWS_")
+    prefixes = ("COMPOSE_", "S3_", "POSTGRES_", "DAGSTER_", "AWS_", *LOCATION_PREFIXES)
     names = ("PYTHON_IMAGE", "IMAGE_PREFIX", "SEED_DAYS", "SEAWEEDFS_JWT_SIGNING_KEY", "DOCKER_GID")
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes) and k not in names}
 
 
-def compose_config(env_file: Path, *args: str) -> dict[str, Any]:
-    """`docker compose config` as JSON: interpolated, profiles applied, anchors merged."""
+def compose_config(env_file: Path, *args: str, root: Path = ROOT) -> dict[str, Any]:
+    """`docker compose config` as JSON: interpolated, profiles applied, anchors merged; of the
+    checkout at ``root``."""
     result = subprocess.run(
         [*compose_binary(), "--env-file", str(env_file), *args, "config", "--format", "json"],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         env=clean_environ(),

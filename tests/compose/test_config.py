@@ -24,9 +24,9 @@ from compose_files import (
     write_env,
 )
 
-from lakehouse import s3_access
+from lakehouse import locations, s3_access
 
-LOCATIONS = ("ingestion", "analytics")
+LOCATIONS = tuple(locations.load(ROOT / "deploy" / "locations.toml"))
 THIRD_PARTY = {"postgres": "POSTGRES_IMAGE", "s3": "S3_IMAGE", "proxy": "PROXY_IMAGE"}
 # Set per container by compose for a code server, not secrets of the location.
 CODE_SERVER_OWN = {
@@ -117,12 +117,16 @@ def _env(config: dict[str, Any], service: str) -> dict[str, str]:
     return config["services"][service].get("environment") or {}
 
 
-def test_each_location_passes_only_its_own_variables_to_its_runs(config: dict[str, Any]) -> None:
+def assert_each_location_passes_only_its_own_variables(
+    config: dict[str, Any], locations: list[str], root: Path = ROOT
+) -> None:
+    """Each location's runs get its own variables (named in its container context, prefixed with
+    its name) and no other location's; the daemon holds them all, the webservers none."""
     instance = set(_env(config, "migrate"))  # exactly the instance's variables
-    launcher = yaml.safe_load((ROOT / "dagster.yaml").read_text())["run_launcher"]["config"]
+    launcher = yaml.safe_load((root / "dagster.yaml").read_text())["run_launcher"]["config"]
     assert set(launcher["env_vars"]) <= instance  # every run needs only the instance's
     contexts = {}
-    for location in LOCATIONS:
+    for location in locations:
         env = _env(config, location)
         context = json.loads(env["DAGSTER_CONTAINER_CONTEXT"])
         names = set(context["docker"]["env_vars"])
@@ -130,16 +134,21 @@ def test_each_location_passes_only_its_own_variables_to_its_runs(config: dict[st
         assert all("=" not in name for name in names)
         assert names == set(env) - instance - CODE_SERVER_OWN, location
         assert all(name.startswith(location.upper() + "_") for name in names)
+        assert f"{location.upper()}_S3_ACCESS_KEY_ID" in names, location
         contexts[location] = names
-    assert not contexts["ingestion"] & contexts["analytics"]
     daemon = set(_env(config, "daemon"))
-    assert contexts["ingestion"] | contexts["analytics"] | instance <= daemon
-    for location in LOCATIONS:
-        other = next(o for o in LOCATIONS if o != location)
-        assert not contexts[other] & set(_env(config, location))
+    for location in locations:
+        assert contexts[location] | instance <= daemon
+        for other in locations:
+            if other != location:
+                assert not contexts[other] & set(_env(config, location))
         assert not contexts[location] & instance
         for webserver in ("webserver", "webserver-viewer"):  # no location's secret
             assert not contexts[location] & set(_env(config, webserver))
+
+
+def test_each_location_passes_only_its_own_variables_to_its_runs(config: dict[str, Any]) -> None:
+    assert_each_location_passes_only_its_own_variables(config, list(LOCATIONS))
 
 
 def test_secrets_have_no_defaults(env_file: Path, tmp_path: Path) -> None:

@@ -24,12 +24,18 @@ from chart_render import (
     workspace,
 )
 
+from lakehouse import locations
+
+LISTED = locations.load(ROOT / "deploy" / "locations.toml")
 DOCKERFILES = {
-    "ingestion": ROOT / "ingestion/Dockerfile",
-    "analytics": ROOT / "analytics/Dockerfile",
+    **{name: ROOT / name / "Dockerfile" for name in LISTED},
     "dagster": ROOT / "deploy/dagster/Dockerfile",
 }
 README = ROOT / "README.md"
+# A different tag per location (all digits for one: --set-string must keep it a string).
+TAGS = {
+    name: f"{n}{n}{n}{n}{n}{n}{n}" if n == 1 else f"abc{n:04d}" for n, name in enumerate(LISTED, 1)
+}
 
 
 def _cmd(dockerfile: Path) -> list[str]:
@@ -51,7 +57,8 @@ def _compose() -> dict[str, Any]:
 def test_code_servers_run_their_images_command(values: dict[str, Any]) -> None:
     """The chart replaces the image's CMD with `dagster code-server start -h 0.0.0.0 -p <port>`
     and codeServerArgs: the result is the command compose runs (the Dockerfile's CMD)."""
-    assert set(deployments(values)) == {"ingestion", "analytics"}
+    # In the list's order: helm-upgrade.sh sets deployments[i]'s image to the i-th location's.
+    assert list(deployments(values)) == list(LISTED)
     for name in deployments(values):
         assert code_server_args(values, name) == _cmd(DOCKERFILES[name]), name
 
@@ -142,14 +149,27 @@ def _readme_secrets() -> dict[str, set[str]]:
     found = {}
     for namespace, name, literals in commands:
         assert namespace == NAMESPACE, name
-        found[name] = set(re.findall(r"--from-literal=([A-Za-z0-9_.-]+)=", literals))
+        found[name] = set(re.findall(r"--from-literal=([A-Za-z0-9_.<>-]+)=", literals))
     return found
+
+
+def _location_secrets(values: dict[str, Any]) -> dict[str, set[str]]:
+    """The README's Secrets, with the one its "Adding a team" section creates for a location
+    made by `make location` (lakehouse-<name>, keys <NAME>_...) filled in for each such one."""
+    secrets = _readme_secrets()
+    template = secrets.pop("lakehouse-<name>", set())
+    assert template, "README: the Secret of a location added with `make location`"
+    for name in deployments(values):
+        secrets.setdefault(
+            f"lakehouse-{name}", {key.replace("<NAME>", name.upper()) for key in template}
+        )
+    return secrets
 
 
 def test_readme_creates_the_secrets_values_names_with_composes_variables(
     values: dict[str, Any],
 ) -> None:
-    secrets = _readme_secrets()
+    secrets = _location_secrets(values)
     compose = _compose()
     named = {values["global"]["postgresqlSecretName"]}
     for spec in [
@@ -221,8 +241,7 @@ def helm_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
         **os.environ,
         "HELM": str(stub),
         "IMAGE_PREFIX": "registry.example.com:5000/team",
-        "INGESTION_TAG": "1111111",
-        "ANALYTICS_TAG": "abc1234",
+        **{f"{name.upper()}_TAG": tag for name, tag in TAGS.items()},
         "DAGSTER_TAG": "d00d5ee",
     }
     subprocess.run(
@@ -256,10 +275,9 @@ def test_helm_upgrade_gives_each_deployment_its_own_image(
         if flag == "--set-string":
             _set_string(released, assignment)
     prefix = "registry.example.com:5000/team"
-    tags = {"ingestion": "1111111", "analytics": "abc1234"}
     for name, deployment in deployments(released).items():
         image = deployment["image"]
-        assert (image["repository"], image["tag"]) == (f"{prefix}/{name}", tags[name]), name
+        assert (image["repository"], image["tag"]) == (f"{prefix}/{name}", TAGS[name]), name
         assert deployment["codeServerArgs"] == deployments(values)[name]["codeServerArgs"]
     for component in ("dagsterWebserver", "dagsterDaemon"):
         image = released[component]["image"]

@@ -6,9 +6,11 @@ their own bucket), and the tests read it to know what must be allowed and what m
 
     stores        write landing/ and nothing else: not even list or read it (each store's
                   upload tool; one store cannot read another's files)
-    ingestion     reads landing/ (stores' files), reads and writes lake/sales_data/
-    analytics     reads lake/sales_data/, reads and writes its own lake/sales_summary/ and
-                  lake/sales_monthly_rollup/
+    <location>    one key per code location, with the prefixes its entry in
+                  deploy/locations.toml names: ingestion reads landing/ (stores' files), reads
+                  and writes lake/sales_data/; analytics reads lake/sales_data/, reads and writes
+                  its own lake/sales_summary/ and lake/sales_monthly_rollup/; a location made by
+                  `make location` reads lake/sales_summary/ and its own lake/<name>/
     compute_logs  reads and writes dagster/compute-logs/ (every Dagster process: runs upload
                   their stdout/stderr there, the webserver shows them)
     admin         everything: creating the bucket, backups and restores; never given to a
@@ -32,10 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lakehouse import locations
+
 LANDING = "landing/"
-SALES_DATA = "lake/sales_data/"
-SALES_SUMMARY = "lake/sales_summary/"
-SALES_MONTHLY_ROLLUP = "lake/sales_monthly_rollup/"
 # Must equal compute_logs.config.prefix in dagster.yaml (a test holds them equal).
 COMPUTE_LOGS = "dagster/compute-logs/"
 
@@ -58,14 +59,21 @@ class Grant:
         return self.admin or key.startswith(self.write)
 
 
-LAKE_ANALYTICS = (SALES_SUMMARY, SALES_MONTHLY_ROLLUP)
-POLICY: Mapping[str, Grant] = {
-    "stores": Grant(write=(LANDING,), list_bucket=False),
-    "ingestion": Grant(read=(LANDING, SALES_DATA), write=(SALES_DATA,)),
-    "analytics": Grant(read=(SALES_DATA, *LAKE_ANALYTICS), write=LAKE_ANALYTICS),
-    "compute_logs": Grant(read=(COMPUTE_LOGS,), write=(COMPUTE_LOGS,)),
-    "admin": Grant(admin=True),
-}
+def _policy() -> dict[str, Grant]:
+    """The stores' and the platform's keys, and one per code location with the prefixes its
+    entry in deploy/locations.toml names (s3_read, s3_write)."""
+    return {
+        "stores": Grant(write=(LANDING,), list_bucket=False),
+        **{
+            location.name: Grant(read=location.s3_read, write=location.s3_write)
+            for location in locations.load().values()
+        },
+        "compute_logs": Grant(read=(COMPUTE_LOGS,), write=(COMPUTE_LOGS,)),
+        "admin": Grant(admin=True),
+    }
+
+
+POLICY: Mapping[str, Grant] = _policy()
 
 
 @dataclass(frozen=True)
