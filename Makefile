@@ -69,8 +69,12 @@ compose-plugin: ## make `docker compose` work: installs the dev lock's Compose v
 	  echo "installed $$dir/docker-compose: docker compose $$(docker compose version --short)"; \
 	fi
 
-env: ## write .env with random secrets (from .env.example; never overwrites)
-	$(PYTHON) deploy/compose/env.py generate --output $(ENV_FILE)
+env: ## write .env with random secrets (from .env.example); on an existing one, only add the secrets it lacks
+	@if [ -f $(ENV_FILE) ]; then \
+	  $(PYTHON) deploy/compose/env.py add-missing --env-file $(ENV_FILE); \
+	else \
+	  $(PYTHON) deploy/compose/env.py generate --output $(ENV_FILE); \
+	fi
 
 up: ## docker compose: check .env, build the images and start the deployment
 	$(PYTHON) deploy/compose/env.py check --env-file $(ENV_FILE)

@@ -1,6 +1,7 @@
 """Talking to a running stack from outside: GraphQL, S3, and waiting on deadlines."""
 
 import json
+import os
 import signal
 import socket
 import ssl
@@ -9,14 +10,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
+
 from lakehouse import locations
-from lakehouse_testing.servers import free_port
+from lakehouse.seed import prepare_source_database
+from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server, free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +120,44 @@ def running_stack(
             assert code == 0, f"the stack did not stop cleanly ({code}); see {log_path}"
             listening = [p for p in ports if _listening(p)]
             assert listening == [], f"still listening after the stack stopped: {listening}"
+
+
+@contextmanager
+def production_stack(
+    name: str,
+    postgres: PostgresServer,
+    s3_server: S3Server,
+    work: Path,
+    root: Path = ROOT,
+    **env: str,
+) -> Iterator[Stack]:
+    """The production-shaped variant of the checkout at ``root``: Postgres storage (database
+    dagster_<name>), its own S3 bucket, an external source database (shop_<name>), and the
+    landing sensor at its default settings (days older than the window come by the sweep)."""
+    dagster_url = postgres.create_database(f"dagster_{name}")
+    source_name = f"shop_{name}"
+    source_admin = postgres.create_database(source_name)
+    with psycopg.connect(source_admin, autocommit=True) as conn:
+        prepare_source_database(conn, "ingestion_reader", None)
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket=bucket)
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "dagster_home"),
+        "LAKEHOUSE_VAR_DIR": str(work / "var"),
+        "DAGSTER_POSTGRES_URL": dagster_url,
+        "INGESTION_SOURCE_DB_URL": postgres.url(source_name, user="ingestion_reader"),
+        "LAKEHOUSE_STORAGE": "s3",
+        "LAKEHOUSE_S3_BUCKET": bucket,
+        "LAKEHOUSE_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": ADMIN.access_key,
+        "AWS_SECRET_ACCESS_KEY": ADMIN.secret_key,
+        "AWS_REGION": "us-east-1",
+        **env,
+    }
+    with running_stack(environment, work, "--seed-days", "0", root=root) as (url, log_path):
+        yield Stack(url, log_path, s3=s3, bucket=bucket, source_admin_url=source_admin)
 
 
 def _listening(port: int) -> bool:

@@ -3,6 +3,7 @@ build/ and the rest of .gitignore. Tests that add or remove a location work on o
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,3 +33,23 @@ def tree(root: Path, *folders: str) -> dict[str, bytes]:
         for p in paths
         if p.is_file() and "__pycache__" not in p.parts
     }
+
+
+def make_location(root: Path, name: str, team: str) -> Path:
+    """`make location NAME=<name> TEAM=<team>` in the copy at ``root``, with this checkout's venv
+    (so only the new location's lock is resolved, from PyPI)."""
+    venv = Path(sys.executable).parent.parent
+    result = subprocess.run(
+        ["make", "location", f"NAME={name}", f"TEAM={team}", f"VENV={venv}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines (build/images.env, build/stand-ins.env)."""
+    return dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)

@@ -153,6 +153,35 @@ def test_the_compose_file_with_three_locations_validates_and_wires_the_new_one(
     )
 
 
+def test_make_env_adds_the_new_locations_secrets_to_an_existing_env(
+    added: Path, tmp_path: Path
+) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "compose"))
+    try:
+        from compose_files import env_tool, generated_env
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "compose"))
+    tool = env_tool()
+    before = generated_env(tmp_path / ".env")  # written before the location was added
+    kept = before.read_text()
+    env = {k: v for k, v in os.environ.items() if k != "ENV_FILE"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "env", f"ENV_FILE={before}"],
+        cwd=added,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = before.read_text()
+    assert text.startswith(kept)  # nothing already there changed
+    added_names = [line.split("=", 1)[0] for line in text[len(kept) :].splitlines()]
+    assert added_names == ["S3_MARKETING_ACCESS_KEY_ID", "S3_MARKETING_SECRET_ACCESS_KEY"]
+    problems = tool.problems(before, template=added / ".env.example")
+    assert [p for p in problems if "S3_" in p] == []
+
+
 def test_the_new_locations_s3_key_reads_summaries_and_writes_only_its_own_prefix(
     added: Path,
 ) -> None:

@@ -3,11 +3,13 @@
 
     python3 deploy/compose/env.py generate [--output .env]    # make env
     python3 deploy/compose/env.py check [--env-file .env]     # make up runs it first
+    python3 deploy/compose/env.py add-missing [--env-file .env]   # make env, when .env exists
 
 .env.example is the template and the list of secrets: every variable assigned an empty value
 there is a secret that must be set (compose itself refuses to start while most of them are
 empty). `generate` copies the template with each of those filled by a random value (and
-DOCKER_GID by the Docker socket's group); it never overwrites an existing file. `check` refuses
+DOCKER_GID by the Docker socket's group); it never overwrites an existing file, to which
+`add-missing` only appends the secrets it lacks (a location added since). `check` refuses
 a missing or empty secret, a value that looks like a placeholder ("change-me", "example"...), a
 short one, one reused for two secrets, characters that break URLs or .env parsing, a
 DOCKER_GID that is not the socket's group, and a front door nobody can log in to (no user in
@@ -87,6 +89,22 @@ def generate(output: Path, template: Path = TEMPLATE, preset: dict[str, str] | N
     print(f"wrote {output} with {len(secret_names)} generated values (mode 600; never commit it)")  # noqa: T201
 
 
+def add_missing(env_file: Path, template: Path = TEMPLATE) -> list[str]:
+    """Append a random value for each secret of ``template`` that ``env_file`` does not assign
+    (a code location added since the file was written: its S3 key); the lines already there are
+    kept as they are. Returns the names added."""
+    present = parse(env_file)
+    missing = [name for name in required_secrets(template) if name not in present]
+    if missing:
+        text = env_file.read_text()
+        added = "".join(f"{name}={_random_value(name)}\n" for name in missing)
+        env_file.write_text(text + ("" if text.endswith("\n") else "\n") + added)
+    print(  # noqa: T201
+        f"{env_file}: added {', '.join(missing)}" if missing else f"{env_file}: nothing missing"
+    )
+    return missing
+
+
 def problems(env_file: Path, template: Path = TEMPLATE) -> list[str]:
     """Everything wrong with ``env_file``, each naming the variable; empty when it is usable."""
     if not env_file.is_file():
@@ -163,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write a .env with random secrets")
     gen.add_argument("--output", type=Path, default=ROOT / ".env")
+    add = sub.add_parser("add-missing", help="append the secrets an existing .env lacks")
+    add.add_argument("--env-file", type=Path, default=ROOT / ".env")
     chk = sub.add_parser("check", help="refuse missing, placeholder or weak secrets")
     chk.add_argument(
         "--env-file", type=Path, default=Path(os.environ.get("ENV_FILE", ROOT / ".env"))
@@ -170,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "generate":
         generate(args.output)
+        return 0
+    if args.command == "add-missing":
+        add_missing(args.env_file)
         return 0
     found = problems(args.env_file)
     for problem in found:

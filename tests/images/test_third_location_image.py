@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 from docker_engine import built_images, docker
 from native_stack import wait_until
-from scratch import ROOT, scratch_copy
+from scratch import ROOT, env_file, make_location, scratch_copy
 
 pytestmark = pytest.mark.docker
 
@@ -26,16 +25,7 @@ NEW = "marketing"
 @pytest.fixture(scope="module")
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     built_images("the third location's image")
-    root = scratch_copy(tmp_path_factory.mktemp("third-image"))
-    venv = Path(sys.executable).parent.parent
-    made = subprocess.run(
-        ["make", "location", f"NAME={NEW}", f"TEAM={NEW}", f"VENV={venv}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stdout + made.stderr
+    root = make_location(scratch_copy(tmp_path_factory.mktemp("third-image")), NEW, NEW)
     # Extra CA certificates for pip in the builder stage, as deploy/images/ci-build.sh passes
     # them (git-ignored, so not in the copy).
     bundle = Path(os.environ.get("HOST_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
@@ -44,7 +34,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "ONLY": NEW, "IMAGE_PREFIX": f"lakehouse-scratch-{uuid.uuid4().hex[:8]}"}
     stand_ins = ROOT / "build" / "stand-ins.env"
     if stand_ins.is_file():  # offline: the same base as the platform's images (CI)
-        env.update(line.split("=", 1) for line in stand_ins.read_text().split() if "=" in line)
+        env.update(env_file(stand_ins))
     built = subprocess.run(
         ["bash", "deploy/images/build.sh"],
         cwd=root,
@@ -54,7 +44,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=False,
     )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    refs = dict(line.split("=", 1) for line in (root / "build" / "images.env").read_text().split())
+    refs = env_file(root / "build" / "images.env")
     ref = refs[f"{NEW.upper()}_IMAGE"]
     try:
         yield ref

@@ -7,22 +7,17 @@ analytics serve the same assets as their snapshots (tests/snapshots/) say.
 """
 
 import json
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
-from native_stack import Stack, materializations, running_stack, wait_until
-from scratch import ROOT, scratch_copy
+from native_stack import Stack, materializations, production_stack, wait_until
+from scratch import ROOT, make_location, scratch_copy
 
 from lakehouse.landing import landing_key
-from lakehouse.seed import SeedConfig, prepare_source_database, store_csv
-from lakehouse_testing.servers import ADMIN, PostgresServer, S3Server
+from lakehouse.seed import SeedConfig, store_csv
+from lakehouse_testing.servers import PostgresServer, S3Server
 
 pytestmark = pytest.mark.system
 
@@ -40,18 +35,8 @@ WORKSPACE = """{
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A scratch copy with `make location NAME=marketing TEAM=marketing` run in it (with this
-    checkout's venv, so only the new lock is resolved, from PyPI)."""
-    root = scratch_copy(tmp_path_factory.mktemp("third-location"))
-    venv = Path(sys.executable).parent.parent
-    result = subprocess.run(
-        ["make", "location", f"NAME={NEW}", f"TEAM={NEW}", f"VENV={venv}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """A scratch copy with `make location NAME=marketing TEAM=marketing` run in it."""
+    root = make_location(scratch_copy(tmp_path_factory.mktemp("third-location")), NEW, NEW)
     lock = (root / NEW / "requirements.lock").read_text()
     assert "dagster==1.13.27" in lock and "polars==" in lock
     return root
@@ -65,28 +50,8 @@ def three(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("three-stack")
-    dagster_url = postgres.create_database("dagster_third")
-    source_admin = postgres.create_database("shop_third")
-    with psycopg.connect(source_admin, autocommit=True) as conn:
-        prepare_source_database(conn, "ingestion_reader", None)
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    s3 = s3_server.client()
-    s3.create_bucket(Bucket=bucket)
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(work / "dagster_home"),
-        "LAKEHOUSE_VAR_DIR": str(work / "var"),
-        "DAGSTER_POSTGRES_URL": dagster_url,
-        "INGESTION_SOURCE_DB_URL": postgres.url("shop_third", user="ingestion_reader"),
-        "LAKEHOUSE_STORAGE": "s3",
-        "LAKEHOUSE_S3_BUCKET": bucket,
-        "LAKEHOUSE_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "AWS_ACCESS_KEY_ID": ADMIN.access_key,
-        "AWS_SECRET_ACCESS_KEY": ADMIN.secret_key,
-        "AWS_REGION": "us-east-1",
-    }
-    with running_stack(env, work, "--seed-days", "0", root=checkout) as (url, log_path):
-        yield Stack(url, log_path, s3=s3, bucket=bucket, source_admin_url=source_admin)
+    with production_stack("third", postgres, s3_server, work, root=checkout) as started:
+        yield started
 
 
 def _nodes(stack: Stack) -> dict[str, dict]:
