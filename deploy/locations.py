@@ -46,6 +46,9 @@ RESERVED = {
     "s3", "init", "migrate", "daemon", "webserver", "proxy", "sentinel", "stores", "admin",
     "compute_logs", "instance",
 }  # fmt: skip
+# A package name, a compose service (a host name on its network) and a Kubernetes Service (a
+# DNS label: no "_") at once.
+NEW_NAME = re.compile(r"^[a-z][a-z0-9]{1,30}$")
 # Every location's S3 key may read what the template's sample asset reads.
 TEMPLATE_READS = ("lake/sales_summary/",)
 MARKER = re.compile(r"^(?P<indent> *)# >>> locations: (?P<block>[a-z0-9-]+)\n", re.MULTILINE)
@@ -347,8 +350,13 @@ def check(root: Path = ROOT) -> list[Path]:
 def add(name: str, team: str, root: Path = ROOT) -> Path:
     list_file = root / "deploy" / "locations.toml"
     locations = load(list_file)
-    if not NAME.match(name) or not NAME.match(team.replace("-", "_")):
-        raise ValueError(f"{name!r}/{team!r}: lower-case letters, digits and _ (2-31 characters)")
+    if not NEW_NAME.match(name):
+        raise ValueError(
+            f"{name!r}: a new location's name is lower-case letters and digits (2-31), as it is"
+            " a Python package, a compose service and a Kubernetes Service name at once"
+        )
+    if not NAME.match(team.replace("-", "_")):
+        raise ValueError(f"team {team!r}: lower-case letters, digits, - and _ (2-31 characters)")
     if name in locations or name in RESERVED or (root / name).exists():
         raise ValueError(f"{name!r} is taken (a location, a folder or a service of that name)")
     target = root / name

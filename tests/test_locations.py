@@ -298,7 +298,7 @@ def test_removing_gives_the_checkout_back_and_touches_no_data(
     assert after == tree(original)
 
 
-@pytest.mark.parametrize("name", ["analytics", "proxy", "lakehouse", "Bad-Name", "x"])
+@pytest.mark.parametrize("name", ["analytics", "proxy", "lakehouse", "Bad-Name", "x", "sales_ops"])
 def test_adding_refuses_a_taken_or_malformed_name(tmp_path: Path, name: str) -> None:
     root = scratch_copy(tmp_path)
     result = tool(root, "add", name, "--team", TEAM, check=False)
