@@ -63,12 +63,18 @@ def _random_value(name: str) -> str:
         if not SOCKET.exists() or not stat.S_ISSOCK(SOCKET.stat().st_mode):
             raise SystemExit(f"no Docker socket at {SOCKET}: set DOCKER_GID by hand")
         return str(SOCKET.stat().st_gid)
-    if name.endswith("_ACCESS_KEY_ID"):
-        # Shaped like an AWS access key id: upper-case letters and digits.
-        return "LH" + "".join(
-            secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18)
-        )
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    while True:
+        if name.endswith("_ACCESS_KEY_ID"):
+            # Shaped like an AWS access key id: upper-case letters and digits.
+            value = "LH" + "".join(
+                secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18)
+            )
+        else:
+            value = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+        # About one value in 700 spells "xxx" (or another placeholder word) by chance, which
+        # `check` refuses: draw again rather than write a .env that `make up` rejects.
+        if not any(word in value.lower() for word in PLACEHOLDER_WORDS):
+            return value
 
 
 def generate(output: Path, template: Path = TEMPLATE, preset: dict[str, str] | None = None) -> None:

@@ -309,3 +309,14 @@ def test_policy_cli_prints_the_iam_policy_the_readme_shows() -> None:
     readme = (ROOT / "README.md").read_text()
     shown = readme[readme.index("```json", readme.index("Using your own S3")) + 7 :]
     assert json.loads(shown[: shown.index("```")]) == json.loads(result.stdout)
+
+
+def test_a_generated_secret_never_spells_a_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A random draw can spell "xxx" (about one value in 700); `check` would refuse it, so the
+    generator draws again. Here the first draw is all x."""
+    tool = env_tool()
+    draws = iter(["x"] * 40)
+    real_choice = tool.secrets.choice
+    monkeypatch.setattr(tool.secrets, "choice", lambda seq: next(draws, None) or real_choice(seq))
+    value = tool._random_value("POSTGRES_PASSWORD")  # noqa: SLF001
+    assert "xxx" not in value.lower() and len(value) == 40
