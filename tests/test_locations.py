@@ -311,3 +311,22 @@ def test_removing_an_unknown_location_names_the_ones_there_are(tmp_path: Path) -
     result = tool(root, "remove", "sales", check=False)
     assert result.returncode == 2
     assert "no location 'sales' (there are ingestion, analytics)" in result.stderr
+
+
+def test_the_s3_module_imports_where_the_list_is_not(tmp_path: Path) -> None:
+    """A location's image has no deploy/locations.toml: the bucket tool there imports
+    lakehouse.s3_access for a constant, and must not need the list for it (backup broke)."""
+    env = {**os.environ, locations.LOCATIONS_FILE: str(tmp_path / "absent.toml")}
+    script = "from lakehouse.s3_access import COMPUTE_LOGS; print(COMPUTE_LOGS)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    policy = subprocess.run(
+        [sys.executable, "-c", "from lakehouse.s3_access import POLICY"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "absent.toml: no list of code locations here" in policy.stderr

@@ -73,7 +73,12 @@ def _policy() -> dict[str, Grant]:
     }
 
 
-POLICY: Mapping[str, Grant] = _policy()
+def __getattr__(name: str) -> Mapping[str, Grant]:
+    """``POLICY`` (identity -> grant), read from the list when asked for: importing this module
+    for a constant (``COMPUTE_LOGS``) works where the list is not, as in a location's image."""
+    if name == "POLICY":
+        return _policy()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ def credentials_from_env(environ: Mapping[str, str] = os.environ) -> dict[str, C
     names it (an S3 server must never start with a key nobody chose)."""
     found: dict[str, Credentials] = {}
     missing: list[str] = []
-    for identity in POLICY:
+    for identity in _policy():
         key_var, secret_var = credential_variables(identity)
         key, secret = environ.get(key_var, "").strip(), environ.get(secret_var, "").strip()
         missing += [var for var, value in ((key_var, key), (secret_var, secret)) if not value]
@@ -132,14 +137,14 @@ def seaweedfs_config(bucket: str, credentials: Mapping[str, Credentials]) -> dic
                 ],
                 "actions": seaweedfs_actions(bucket, grant),
             }
-            for identity, grant in POLICY.items()
+            for identity, grant in _policy().items()
         ]
     }
 
 
 def aws_iam_policy(bucket: str, identity: str) -> dict[str, Any]:
     """The same grant as an AWS IAM policy document, for a bucket on AWS S3."""
-    grant = POLICY[identity]
+    grant = _policy()[identity]
     bucket_arn = f"arn:aws:s3:::{bucket}"
     if grant.admin:
         statements: list[dict[str, Any]] = [
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     aws = sub.add_parser("aws-policy", help="print the IAM policy of an identity")
     aws.add_argument("bucket")
-    aws.add_argument("identity", choices=sorted(POLICY))
+    aws.add_argument("identity", choices=sorted(_policy()))
     weed = sub.add_parser("seaweedfs", help="write SeaweedFS's identity file (keys from env)")
     weed.add_argument("bucket")
     weed.add_argument("path", type=Path)
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"[s3-identities] {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    names = ", ".join(POLICY)
+    names = ", ".join(_policy())
     print(f"[s3-identities] {args.path}: {names} for bucket {args.bucket}")  # noqa: T201
     return 0
 
