@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lakehouse" / "src"))
 
 from lakehouse.locations import NAME, Location, github_org, load  # noqa: E402
+from lakehouse.s3_access import credential_variables  # noqa: E402
 
 LIST = ROOT / "deploy" / "locations.toml"
-TEMPLATE = ROOT / "deploy" / "location-template"
 # What a new location's name must not be: the repository's other top-level folders and the
 # compose file's other services.
 RESERVED = {
@@ -58,11 +58,6 @@ GENERATED = "Rendered from deploy/locations.toml by deploy/locations.py: edit th
 
 def _required(variable: str) -> str:
     return f"${{{variable}:?set {variable} in .env (make env)}}"
-
-
-def _s3_variables(location: Location) -> tuple[str, str]:
-    """The .env names of its key (lakehouse.s3_access.credential_variables)."""
-    return f"S3_{location.env_prefix}_ACCESS_KEY_ID", f"S3_{location.env_prefix}_SECRET_ACCESS_KEY"
 
 
 # ---------------------------------------------------------------- whole files
@@ -142,7 +137,7 @@ def compose_blocks(
         out = []
         for name in generated_env:
             loc = locations[name]
-            key, secret = _s3_variables(loc)
+            key, secret = credential_variables(loc.name)
             automation = f"{loc.env_prefix}_AUTOMATION_SECONDS"
             out += [
                 f"# {name}'s own secrets and settings (owned by team {loc.team}).",
@@ -157,7 +152,7 @@ def compose_blocks(
     def s3_keys(_text: str) -> str:
         out = []
         for loc in locations.values():
-            for variable in _s3_variables(loc):
+            for variable in credential_variables(loc.name):
                 out.append(f"      {variable}: ${{{variable}}}\n")
         return "".join(out)
 
@@ -219,7 +214,9 @@ def compose_blocks(
 
 def env_example_blocks(locations: dict[str, Location]) -> dict[str, Callable[[str], str]]:
     def s3_keys(_text: str) -> str:
-        return "".join(f"{v}=\n" for loc in locations.values() for v in _s3_variables(loc))
+        return "".join(
+            f"{v}=\n" for loc in locations.values() for v in credential_variables(loc.name)
+        )
 
     def run_memory(_text: str) -> str:
         return "".join(
@@ -257,7 +254,7 @@ def kubernetes_blocks(
                 "      envConfigMaps:",
                 "        - name: lakehouse-settings",
                 "      envSecrets:",
-                f"        - name: lakehouse-{loc.name.replace('_', '-')}",
+                f"        - name: lakehouse-{loc.name}",
                 "        - name: lakehouse-alerts",
                 "      podSecurityContext: *pod-security",
                 "      securityContext: *container-security",
@@ -360,10 +357,11 @@ def add(name: str, team: str, root: Path = ROOT) -> Path:
     if name in locations or name in RESERVED or (root / name).exists():
         raise ValueError(f"{name!r} is taken (a location, a folder or a service of that name)")
     target = root / name
-    for source in sorted((root / "deploy" / "location-template").rglob("*")):
+    template = root / "deploy" / "location-template"
+    for source in sorted(template.rglob("*")):
         if "__pycache__" in source.parts or source.suffix == ".pyc":
             continue
-        relative = source.relative_to(root / "deploy" / "location-template")
+        relative = source.relative_to(template)
         # Its Python files and pyproject.toml end in .tmpl, so no linter, type checker or test
         # runner reads the placeholders as code or configuration.
         destination = target / _fill(str(relative), name, team).removesuffix(".tmpl")

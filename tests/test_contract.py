@@ -62,24 +62,21 @@ def test_a_location_never_imports_another(location: str, other: str) -> None:
     assert other not in imported_modules(ROOT / "lakehouse" / "src")
 
 
-def _owners() -> dict[dg.AssetKey, str]:
-    """Each materializable asset's location."""
-    return {
-        key: name
-        for name in LOCATIONS
-        for key in repository(name).asset_graph.get_all_asset_keys()
-        if repository(name).asset_graph.get(key).is_materializable
-    }
-
-
-def test_every_asset_is_materialized_by_exactly_one_location() -> None:
-    seen: dict[dg.AssetKey, list[str]] = {}
+def _materialized_by() -> dict[dg.AssetKey, list[str]]:
+    """Each materializable asset key -> the locations that materialize it."""
+    found: dict[dg.AssetKey, list[str]] = {}
     for name in LOCATIONS:
         graph = repository(name).asset_graph
         for key in graph.get_all_asset_keys():
             if graph.get(key).is_materializable:
-                seen.setdefault(key, []).append(name)
-    shared = {key.to_user_string(): names for key, names in seen.items() if len(names) > 1}
+                found.setdefault(key, []).append(name)
+    return found
+
+
+def test_every_asset_is_materialized_by_exactly_one_location() -> None:
+    shared = {
+        k.to_user_string(): names for k, names in _materialized_by().items() if len(names) > 1
+    }
     assert shared == {}
 
 
@@ -89,7 +86,7 @@ def test_what_a_location_reads_from_another_it_declares_by_key_with_the_same_par
 ) -> None:
     """A dependency across the boundary is an external asset spec with the owner's key and
     partitions; the owner must exist (a renamed or removed upstream fails here, not at night)."""
-    owners = _owners()
+    owners = {key: names[0] for key, names in _materialized_by().items()}
     teams = {f"team:{entry.team}" for entry in LISTED.values()}
     graph = repository(location).asset_graph
     for key in graph.get_all_asset_keys():

@@ -19,6 +19,10 @@ from scratch import ROOT, scratch_copy, tree
 
 from lakehouse import locations
 
+sys.path.insert(0, str(ROOT / "tests" / "compose"))  # the compose tier's helpers
+from compose_files import compose_config, env_tool, generated_env
+from test_config import assert_each_location_passes_only_its_own_variables
+
 NEW, TEAM = "marketing", "marketing"
 
 
@@ -116,11 +120,6 @@ def test_the_new_location_is_in_the_list_workspace_and_codeowners(added: Path) -
 
 
 def _compose_config(root: Path) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests" / "compose"))
-    try:
-        from compose_files import compose_config, generated_env
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "compose"))
     env = generated_env(root / ".env", root=root)
     return compose_config(env, root=root)
 
@@ -143,11 +142,6 @@ def test_the_compose_file_with_three_locations_validates_and_wires_the_new_one(
         assert env["DAGSTER_MARKETING_HOST"] == NEW and env["DAGSTER_MARKETING_PORT"] == "4000"
     s3_config = config["services"]["s3-config"]["environment"]
     assert s3_config["S3_MARKETING_ACCESS_KEY_ID"]
-    sys.path.insert(0, str(ROOT / "tests" / "compose"))
-    try:
-        from test_config import assert_each_location_passes_only_its_own_variables
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "compose"))
     assert_each_location_passes_only_its_own_variables(
         config, ["ingestion", "analytics", NEW], root=added
     )
@@ -156,11 +150,6 @@ def test_the_compose_file_with_three_locations_validates_and_wires_the_new_one(
 def test_make_env_adds_the_new_locations_secrets_to_an_existing_env(
     added: Path, tmp_path: Path
 ) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "compose"))
-    try:
-        from compose_files import env_tool, generated_env
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "compose"))
     tool = env_tool()
     before = generated_env(tmp_path / ".env")  # written before the location was added
     kept = before.read_text()
